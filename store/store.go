@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +11,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"github.com/revloop/revloop"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Dialect is the SQL flavour of a backend.
@@ -32,7 +32,7 @@ func (d Dialect) String() string {
 }
 
 // ErrNotFound is returned when a looked-up row does not exist.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = fmt.Errorf("store: %w", revloop.ErrNotFound)
 
 // DB is a connection pool to the state store.
 type DB struct {
