@@ -47,7 +47,9 @@ func New(log *slog.Logger, opts Options, deps Deps) *Server {
 	e.HandleMethodNotAllowed = true
 	s := &Server{log: log, opts: opts, deps: deps, engine: e}
 	e.Use(s.recover, s.limitBody)
-	e.NoRoute(func(c *gin.Context) { problem(c, http.StatusNotFound, "not-found", "no such route", c.Request.URL.Path) })
+	e.NoRoute(func(c *gin.Context) {
+		problem(c, http.StatusNotFound, "not-found", "no such route", c.Request.URL.Path)
+	})
 	e.NoMethod(func(c *gin.Context) {
 		problem(c, http.StatusMethodNotAllowed, "method-not-allowed", "method not allowed", c.Request.Method+" "+c.Request.URL.Path)
 	})

@@ -454,4 +454,4 @@ func (r *rnd) next() uint64 {
 }
 
 func (r *rnd) float() float64 { return float64(r.next()>>11) / (1 << 53) }
-func (r *rnd) intn(n int) int  { return int(r.next() % uint64(n)) }
+func (r *rnd) intn(n int) int { return int(r.next() % uint64(n)) }
