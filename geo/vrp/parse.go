@@ -14,7 +14,7 @@ var mathInf = math.Inf(1)
 
 // maxInstanceNodes bounds the size of an instance read from outside bytes so
 // that a hostile DIMENSION cannot allocate an n² matrix of any size.
-const maxInstanceNodes = 20000
+const maxInstanceNodes = 10000
 
 // ParseVRP reads a TSPLIB/CVRPLIB CVRP instance with EUC_2D distances
 // (rounded to the nearest integer). The fleet is unlimited: one vehicle per
