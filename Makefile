@@ -1,0 +1,78 @@
+# revloop — build, run, test, benchmark.
+# `make run` runs the embedded default with a simulated fleet; `make test` runs every test,
+# starting Mosquitto, InfluxDB 1.8.10 and PostgreSQL on loopback ports (installed when missing).
+
+GO        ?= go
+BIN       := bin
+DATA_DIR  ?= ./data
+BENCH_DIR ?= ../shared/benchmarks/vrp
+FUZZTIME  ?= 10s
+
+.PHONY: all build build-bridge run test test-unit vet deps-check fuzz bench bench-ingest bench-route \
+        bench-bridge bench-yard bench-auth bench-api services-start services-stop clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/revloop ./cmd/revloop
+	$(GO) build -o $(BIN)/revloop-bridge ./cmd/revloop-bridge
+
+# The main job: revloop serve on the embedded default, fed by revloop simulate.
+run: build
+	DATA_DIR=$(DATA_DIR) deploy/scripts/run-demo.sh
+
+# Every test: unit tests plus the integration tests against real Mosquitto, InfluxDB
+# and PostgreSQL, which deploy/scripts/test.sh installs when missing and starts on loopback.
+test:
+	deploy/scripts/test.sh
+
+# Unit tests only (integration tests skip without the services).
+test-unit:
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+
+# The edge gateway must link none of the server's dependencies.
+deps-check:
+	deploy/scripts/deps-check.sh
+
+build-bridge:
+	@for target in arm64: arm:7; do \
+	  arch=$${target%%:*}; arm=$${target##*:}; out=$(BIN)/revloop-bridge-linux-$$arch; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags='-s -w' -o $$out ./cmd/revloop-bridge || exit 1; \
+	  printf '%s %s bytes\n' $$out $$(stat -c %s $$out); \
+	done
+
+fuzz:
+	deploy/scripts/fuzz.sh $(FUZZTIME)
+
+bench: bench-ingest bench-route bench-bridge bench-yard bench-auth bench-api
+
+bench-ingest: build services-start
+	$(BIN)/revloop bench ingest --config embedded
+	. $(REVLOOP_TEST_DIR_ENV) ; $(BIN)/revloop bench ingest --config mosquitto-influx
+
+bench-route: build
+	$(BIN)/revloop bench route --dir $(BENCH_DIR)
+
+bench-bridge:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./firmware-bridge/...
+
+bench-yard: build
+	$(BIN)/revloop bench yard
+
+bench-auth: build
+	$(BIN)/revloop bench auth
+
+bench-api: build
+	$(BIN)/revloop bench api-latest
+
+services-start:
+	deploy/scripts/services.sh start all
+
+services-stop:
+	deploy/scripts/services.sh stop all
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test of revloop: installs Mosquitto, InfluxDB 1.8.10 and PostgreSQL when
+# missing, starts them on loopback test ports, runs the Go tests with the services
+# required (a test that cannot reach one fails instead of skipping), and stops them.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=deploy/scripts
+export REVLOOP_TEST_DIR=${REVLOOP_TEST_DIR:-$(mktemp -d /tmp/revloop-test.XXXXXX)}
+export GOFLAGS=${GOFLAGS:-}
+
+cleanup() {
+  "$here/services.sh" stop all >/dev/null 2>&1 || true
+  "$here/postgres.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+echo "== services (mosquitto, influxdb, postgresql) under $REVLOOP_TEST_DIR"
+"$here/services.sh" start all
+"$here/postgres.sh" start
+eval "$("$here/services.sh" env all)"
+eval "$("$here/postgres.sh" env)"
+export REVLOOP_REQUIRE_SERVICES=1
+
+echo "== vet"
+go vet ./...
+echo "== dependency check of the edge gateway"
+"$here/deps-check.sh"
+echo "== tests"
+go test -count=1 -timeout 30m -p 2 ./... 2>&1 | tee "$REVLOOP_TEST_DIR/go-test.log"
