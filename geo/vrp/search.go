@@ -567,3 +567,23 @@ func (e *engine) export(s *solution, reasons map[int]string) *Solution {
 	sort.Slice(out.Unserved, func(a, b int) bool { return out.Unserved[a].Node < out.Unserved[b].Node })
 	return out
 }
+
+// Repair starts from init and only inserts what init leaves out (pickups
+// missing from it, or whose route no longer fits), each at its cheapest
+// feasible place; the order of the other stops is kept.
+func Repair(ctx context.Context, p *Problem, init *Solution) (*Solution, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("repair: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("repair: %w", err)
+	}
+	e := newEngine(p)
+	reasons := e.precheck()
+	e.prepare()
+	w := &worker{e: e, rng: newRnd(1), stamp: make([]uint32, max(e.n, len(e.veh))+1)}
+	s := w.fromSolution(init)
+	w.removed = w.removed[:0]
+	w.recreate(s, 0)
+	return e.export(s, reasons), nil
+}
