@@ -14,7 +14,9 @@ var update = flag.Bool("update", false, "rewrite testdata transcripts")
 
 const addr = 0x70
 
-func probe(rev, reg1 byte) bustest.Op { return bustest.Op{Addr: addr, W: []byte{0}, R: []byte{rev, reg1}} }
+func probe(rev, reg1 byte) bustest.Op {
+	return bustest.Op{Addr: addr, W: []byte{0}, R: []byte{rev, reg1}}
+}
 
 // ranging is the ops of one ranging that reads cm, busy for busyPolls polls.
 func ranging(cm int, busyPolls int) []bustest.Op {
