@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -183,8 +184,8 @@ func (tx *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
-// back otherwise. On PostgreSQL the transaction is SERIALIZABLE and retried a
-// few times on serialization failures, so fn must be safe to run again; on
+// back otherwise. On PostgreSQL the transaction is SERIALIZABLE and retried up to
+// 12 times (jittered back-off) on serialization failures, so fn must be safe to run again; on
 // SQLite write transactions are serialized by the database lock.
 func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	opts := &sql.TxOptions{}
@@ -192,12 +193,18 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 		opts.Isolation = sql.LevelSerializable
 	}
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < 12; attempt++ {
 		err = db.tryTx(ctx, opts, fn)
 		if err == nil || !isSerializationFailure(err) {
 			return err
 		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+		// Jittered, growing back-off so that colliding writers spread out.
+		backoff := time.Duration(1+min(attempt, 6)) * 4 * time.Millisecond
+		select {
+		case <-time.After(backoff/2 + time.Duration(rand.Int64N(int64(backoff)))):
+		case <-ctx.Done():
+			return err
+		}
 	}
 	return err
 }
