@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/revloop/revloop"
@@ -73,6 +74,8 @@ type Registry struct {
 	mu        sync.RWMutex
 	verified  map[revloop.DeviceID]verifiedCred
 	listeners []func(Change)
+
+	hits, misses atomic.Int64
 }
 
 type verifiedCred struct {
@@ -425,41 +428,63 @@ func (r *Registry) StateOf(ctx context.Context, id revloop.DeviceID) (Status, er
 // hash is checked (at most HashConcurrency at a time). It returns
 // ErrUnknownDevice, ErrRevoked, ErrDisabled or ErrBadCredentials.
 func (r *Registry) Authenticate(ctx context.Context, id revloop.DeviceID, secret string) error {
+	_, err := r.authenticate(ctx, id, secret)
+	return err
+}
+
+func (r *Registry) authenticate(ctx context.Context, id revloop.DeviceID, secret string) (Status, error) {
 	st, err := r.status(ctx, id)
 	if err != nil {
-		return err
+		return Status{}, err
 	}
-	switch st.State {
-	case StateRevoked:
-		return ErrRevoked
-	case StateDisabled:
-		return ErrDisabled
+	if err := st.usable(); err != nil {
+		return Status{}, err
 	}
 	sum := sha256.Sum256([]byte(secret))
 	r.mu.RLock()
 	v, ok := r.verified[id]
 	r.mu.RUnlock()
 	if ok && v.hash == st.hash && v.sum == sum {
-		return nil
+		r.hits.Add(1)
+		return st, nil
 	}
 	select {
 	case r.sem <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("authenticate %s: %w", id, ctx.Err())
+		return Status{}, fmt.Errorf("authenticate %s: %w", id, ctx.Err())
 	}
 	good, err := VerifySecret(secret, st.hash)
 	<-r.sem
+	r.misses.Add(1)
 	if err != nil {
-		return fmt.Errorf("authenticate %s: %w", id, err)
+		return Status{}, fmt.Errorf("authenticate %s: %w", id, err)
 	}
 	if !good {
-		return ErrBadCredentials
+		return Status{}, ErrBadCredentials
 	}
 	r.mu.Lock()
 	r.verified[id] = verifiedCred{sum: sum, hash: st.hash}
 	r.mu.Unlock()
-	return nil
+	return st, nil
 }
+
+// usable returns nil for an active device and ErrRevoked or ErrDisabled
+// otherwise.
+func (s Status) usable() error {
+	switch s.State {
+	case StateActive:
+		return nil
+	case StateRevoked:
+		return ErrRevoked
+	case StateDisabled:
+		return ErrDisabled
+	}
+	return fmt.Errorf("devices: device in unknown state %q: %w", s.State, revloop.ErrUnauthorized)
+}
+
+// CacheStats reports how many authentications were answered from the
+// verified-credential cache (hits) and how many paid for argon2 (misses).
+func (r *Registry) CacheStats() (hits, misses int64) { return r.hits.Load(), r.misses.Load() }
 
 // ForgetVerified drops every cached verification (for benchmarks and tests
 // of the cold path).
