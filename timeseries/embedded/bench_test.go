@@ -1,0 +1,69 @@
+package embedded_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/revloop/revloop"
+	"github.com/revloop/revloop/timeseries"
+	"github.com/revloop/revloop/timeseries/embedded"
+)
+
+// positionBatch returns n realistic position points of 500 vehicles, one fix
+// per vehicle every second from start.
+func positionBatch(n int, start time.Time) []timeseries.Point {
+	ps := make([]timeseries.Point, n)
+	ign := true
+	for i := range ps {
+		v := i % 500
+		ps[i] = timeseries.PositionPoint(revloop.Position{
+			Device:     revloop.DeviceID(fmt.Sprintf("trk-%04d", v)),
+			Vehicle:    fmt.Sprintf("veh-%04d", v),
+			Time:       start.Add(time.Duration(i/500) * time.Second),
+			Lat:        52.37 + float64(v)*1e-3 + float64(i)*1e-6,
+			Lon:        4.89 + math.Sin(float64(i))*1e-3,
+			SpeedKmh:   42.5,
+			HeadingDeg: float64(i % 360),
+			HDOP:       0.9,
+			Sats:       11,
+			OdometerKm: 12034.5 + float64(i)*0.01,
+			Ignition:   &ign,
+		})
+	}
+	return ps
+}
+
+// BenchmarkWrite writes batches of 5,000 position points of 500 vehicles
+// with fresh timestamps; points/s is the figure that matters (ingest needs
+// 40,000 messages/s end to end, so the store should do well over 100,000).
+func BenchmarkWrite(b *testing.B) {
+	for _, batch := range []int{500, 5000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			ctx := context.Background()
+			s, err := embedded.Open(ctx, b.TempDir(), embedded.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			ps := positionBatch(batch, start)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				base := start.Add(time.Duration(i*batch/500+1) * time.Second)
+				for j := range ps {
+					ps[j].Time = base.Add(time.Duration(j/500) * time.Second)
+				}
+				if err := s.Write(ctx, ps); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := s.Close(); err != nil { // includes the final flush
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "points/s")
+		})
+	}
+}
