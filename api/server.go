@@ -20,13 +20,14 @@ type Options struct {
 // Deps are the services the areas of the API read and change. A nil area
 // dependency leaves that area unmounted.
 type Deps struct {
-	Auth      TokenVerifier
-	Telemetry TelemetryDeps
-	Devices   DevicesDeps
-	Dispatch  DispatchDeps
-	Yard      YardDeps
-	Routes    RoutesDeps
-	Exports   ExportsDeps
+	Auth        TokenVerifier
+	Idempotency IdempotencyStore // nil: Idempotency-Key headers are ignored
+	Telemetry   TelemetryDeps
+	Devices     DevicesDeps
+	Dispatch    DispatchDeps
+	Yard        YardDeps
+	Routes      RoutesDeps
+	Exports     ExportsDeps
 }
 
 // Server is the HTTP API.
@@ -54,6 +55,7 @@ func New(log *slog.Logger, opts Options, deps Deps) *Server {
 		problem(c, http.StatusMethodNotAllowed, "method-not-allowed", "method not allowed", c.Request.Method+" "+c.Request.URL.Path)
 	})
 	v1 := e.Group("/api/v1")
+	s.mountOpenAPI(v1)
 	s.mountTelemetry(e, v1)
 	s.mountDevices(v1)
 	s.mountDispatch(v1)

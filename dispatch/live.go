@@ -1,0 +1,312 @@
+package dispatch
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/revloop/revloop"
+	"github.com/revloop/revloop/ingest"
+)
+
+// VehicleSource lists the fleet for the live view's tracker index.
+type VehicleSource interface {
+	AllVehicles(ctx context.Context) ([]Vehicle, error)
+}
+
+// LatestReader seeds the live view with the newest stored fixes at start.
+type LatestReader interface {
+	LatestPositions(ctx context.Context, devices ...revloop.DeviceID) ([]revloop.Position, error)
+}
+
+// LiveOptions tune the live view.
+type LiveOptions struct {
+	// Refresh is how often the pre-encoded positions are rebuilt when new
+	// fixes arrived; default 500 ms.
+	Refresh time.Duration
+	// VehicleRefresh is how often the vehicle list is reloaded; default 30 s
+	// (Invalidate reloads at once).
+	VehicleRefresh time.Duration
+	// StreamBuffer is each stream subscriber's buffer; default 256 messages.
+	StreamBuffer int
+}
+
+// Snapshot is the fleet's latest positions as a pre-encoded GeoJSON
+// FeatureCollection, plain and gzip-compressed.
+type Snapshot struct {
+	JSON  []byte
+	Gzip  []byte
+	ETag  string
+	Built time.Time
+	Count int
+}
+
+// Live is the in-memory live view: the latest fix of every tracker and the
+// latest reading of every fill sensor, fed by ingest as an Observer, and
+// the positions FeatureCollection the API serves without touching a store.
+type Live struct {
+	log      *slog.Logger
+	opts     LiveOptions
+	vehicles VehicleSource
+	latest   LatestReader
+	hub      *Hub
+
+	mu     sync.RWMutex
+	fixes  map[revloop.DeviceID]revloop.Position
+	fills  map[revloop.DeviceID]revloop.FillReading
+	fleet  map[revloop.DeviceID]Vehicle // by tracker
+	dirty  atomic.Bool
+	snap   atomic.Pointer[Snapshot]
+	reload chan struct{}
+}
+
+var _ ingest.Observer = (*Live)(nil)
+
+// NewLive returns a live view over vehicles; latest may be nil.
+func NewLive(log *slog.Logger, opts LiveOptions, vehicles VehicleSource, latest LatestReader) *Live {
+	if opts.Refresh <= 0 {
+		opts.Refresh = 500 * time.Millisecond
+	}
+	if opts.VehicleRefresh <= 0 {
+		opts.VehicleRefresh = 30 * time.Second
+	}
+	l := &Live{log: log, opts: opts, vehicles: vehicles, latest: latest, hub: NewHub(opts.StreamBuffer),
+		fixes: map[revloop.DeviceID]revloop.Position{}, fills: map[revloop.DeviceID]revloop.FillReading{},
+		fleet: map[revloop.DeviceID]Vehicle{}, reload: make(chan struct{}, 1)}
+	l.snap.Store(encodeSnapshot(nil, time.Now()))
+	return l
+}
+
+// Hub returns the live stream's fan-out hub.
+func (l *Live) Hub() *Hub { return l.hub }
+
+// Observe takes the newest fixes and fill readings of accepted records and
+// streams positions to subscribers. Older fixes than the one held (late
+// data) are ignored here; they are stored by ingest all the same.
+func (l *Live) Observe(_ context.Context, records []ingest.Record) error {
+	var streamed []revloop.Position
+	l.mu.Lock()
+	for i := range records {
+		r := &records[i]
+		for _, p := range r.Positions {
+			if cur, ok := l.fixes[p.Device]; ok && !p.Time.After(cur.Time) {
+				continue
+			}
+			if v, ok := l.fleet[p.Device]; ok {
+				p.Vehicle = v.ID
+			}
+			l.fixes[p.Device] = p
+			l.dirty.Store(true)
+			streamed = append(streamed, p)
+		}
+		for _, f := range r.Fills {
+			if cur, ok := l.fills[f.Device]; ok && !f.Time.After(cur.Time) {
+				continue
+			}
+			l.fills[f.Device] = f
+		}
+	}
+	l.mu.Unlock()
+	if l.hub.Subscribers() > 0 {
+		for _, p := range streamed {
+			l.hub.Publish(Message{Type: "position", Data: encodePosition(nil, p, "")})
+		}
+	}
+	return nil
+}
+
+// PublishEvent sends a derived event (fence enter/exit, alert, ...) to
+// stream subscribers of type "event".
+func (l *Live) PublishEvent(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	l.hub.Publish(Message{Type: "event", Data: b})
+	return nil
+}
+
+// Fill returns the latest reading of a fill sensor.
+func (l *Live) Fill(dev revloop.DeviceID) (revloop.FillReading, bool) {
+	l.mu.RLock()
+	f, ok := l.fills[dev]
+	l.mu.RUnlock()
+	return f, ok
+}
+
+// Positions returns the current snapshot; it never blocks on a store.
+func (l *Live) Positions() *Snapshot { return l.snap.Load() }
+
+// Invalidate asks for the vehicle list to be reloaded (after a vehicle was
+// created, changed or deleted).
+func (l *Live) Invalidate() {
+	select {
+	case l.reload <- struct{}{}:
+	default:
+	}
+}
+
+// Run loads the fleet and the newest stored fixes, then keeps the snapshot
+// fresh until ctx ends.
+func (l *Live) Run(ctx context.Context) error {
+	l.loadVehicles(ctx)
+	if l.latest != nil {
+		ps, err := l.latest.LatestPositions(ctx)
+		if err != nil {
+			l.log.Warn("live: loading latest positions", "err", err)
+		}
+		l.Observe(ctx, []ingest.Record{{Positions: ps}})
+	}
+	l.Rebuild()
+	tick := time.NewTicker(l.opts.Refresh)
+	defer tick.Stop()
+	vtick := time.NewTicker(l.opts.VehicleRefresh)
+	defer vtick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			if l.dirty.Load() {
+				l.Rebuild()
+			}
+		case <-vtick.C:
+			l.loadVehicles(ctx)
+			l.Rebuild()
+		case <-l.reload:
+			l.loadVehicles(ctx)
+			l.Rebuild()
+		}
+	}
+}
+
+// Refresh reloads the vehicle list and rebuilds the snapshot at once.
+func (l *Live) Refresh(ctx context.Context) {
+	l.loadVehicles(ctx)
+	l.Rebuild()
+}
+
+func (l *Live) loadVehicles(ctx context.Context) {
+	vs, err := l.vehicles.AllVehicles(ctx)
+	if err != nil {
+		l.log.Warn("live: loading vehicles", "err", err)
+		return
+	}
+	fleet := make(map[revloop.DeviceID]Vehicle, len(vs))
+	for _, v := range vs {
+		if v.TrackerDeviceID != "" {
+			fleet[revloop.DeviceID(v.TrackerDeviceID)] = v
+		}
+	}
+	l.mu.Lock()
+	l.fleet = fleet
+	l.mu.Unlock()
+	l.dirty.Store(true)
+}
+
+// Rebuild encodes the snapshot from the current fixes.
+func (l *Live) Rebuild() {
+	l.dirty.Store(false)
+	type row struct {
+		p revloop.Position
+		v Vehicle
+	}
+	l.mu.RLock()
+	rows := make([]row, 0, len(l.fleet))
+	for dev, v := range l.fleet {
+		if p, ok := l.fixes[dev]; ok {
+			rows = append(rows, row{p, v})
+		}
+	}
+	l.mu.RUnlock()
+	sort.Slice(rows, func(i, j int) bool { return rows[i].v.ID < rows[j].v.ID })
+	feats := make([][]byte, len(rows))
+	buf := make([]byte, 0, 256*len(rows))
+	for i, r := range rows {
+		r.p.Vehicle = r.v.ID
+		start := len(buf)
+		buf = encodePosition(buf, r.p, r.v.Plate)
+		feats[i] = buf[start:]
+	}
+	l.snap.Store(encodeSnapshot(feats, time.Now()))
+}
+
+func encodeSnapshot(feats [][]byte, now time.Time) *Snapshot {
+	var b bytes.Buffer
+	b.WriteString(`{"type":"FeatureCollection","features":[`)
+	for i, f := range feats {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(f)
+	}
+	b.WriteString(`]}`)
+	body := b.Bytes()
+	sum := sha256.Sum256(body)
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	zw.Write(body)
+	zw.Close()
+	return &Snapshot{JSON: body, Gzip: gz.Bytes(), ETag: `"` + hex.EncodeToString(sum[:12]) + `"`, Built: now, Count: len(feats)}
+}
+
+// encodePosition appends a GeoJSON Point Feature for p.
+func encodePosition(b []byte, p revloop.Position, plate string) []byte {
+	b = append(b, `{"type":"Feature","id":`...)
+	id := p.Vehicle
+	if id == "" {
+		id = string(p.Device)
+	}
+	b = strconv.AppendQuote(b, id)
+	b = append(b, `,"geometry":{"type":"Point","coordinates":[`...)
+	b = appendFloat(b, p.Lon, 6)
+	b = append(b, ',')
+	b = appendFloat(b, p.Lat, 6)
+	b = append(b, `]},"properties":{"device":`...)
+	b = strconv.AppendQuote(b, string(p.Device))
+	if p.Vehicle != "" {
+		b = append(b, `,"vehicle":`...)
+		b = strconv.AppendQuote(b, p.Vehicle)
+	}
+	if plate != "" {
+		b = append(b, `,"plate":`...)
+		b = strconv.AppendQuote(b, plate)
+	}
+	b = append(b, `,"ts":"`...)
+	b = p.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	for _, f := range []struct {
+		k string
+		v float64
+		d int
+	}{{"speed_kmh", p.SpeedKmh, 1}, {"heading_deg", p.HeadingDeg, 0}, {"odometer_km", p.OdometerKm, 1}} {
+		if !math.IsNaN(f.v) && !math.IsInf(f.v, 0) {
+			b = append(b, `,"`...)
+			b = append(b, f.k...)
+			b = append(b, `":`...)
+			b = appendFloat(b, f.v, f.d)
+		}
+	}
+	if p.Ignition != nil {
+		b = append(b, `,"ignition":`...)
+		b = strconv.AppendBool(b, *p.Ignition)
+	}
+	return append(b, `}}`...)
+}
+
+func appendFloat(b []byte, v float64, prec int) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, v, 'f', prec, 64)
+}
