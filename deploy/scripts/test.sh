@@ -14,6 +14,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+need_pkgs=()
+command -v pdftoppm >/dev/null || need_pkgs+=(poppler-utils)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "== installing ${need_pkgs[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null \
+    || { echo "test: could not install ${need_pkgs[*]}" >&2; exit 1; }
+fi
+
 echo "== services (mosquitto, influxdb, postgresql) under $REVLOOP_TEST_DIR"
 "$here/services.sh" start all
 "$here/postgres.sh" start
