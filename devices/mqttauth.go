@@ -30,6 +30,10 @@ type ServiceAccount struct {
 	Hash     string
 }
 
+// UplinkChannels are the channels a device may publish on, under its own id.
+var UplinkChannels = []revloop.Channel{revloop.ChannelGPS, revloop.ChannelFill, revloop.ChannelRFID,
+	revloop.ChannelWeight, revloop.ChannelStatus}
+
 // identity is who an authenticated MQTT client is.
 type identity struct {
 	device  revloop.DeviceID // set for devices
@@ -40,8 +44,9 @@ type identity struct {
 // MQTTAuth is a mochi-mqtt hook that authenticates CONNECT against the
 // registry and enforces the v1 topic ACL. Devices connect with username =
 // device id and password = secret, or over TLS with a client certificate
-// whose common name is the device id. A device may publish only under
-// revloop/v1/<its id>/ (not on its config topic) and read only
+// whose common name is the device id. A device may publish only its uplink
+// channels under revloop/v1/<its id>/ (gps, fill, rfid, weight, status; never
+// config) and read only
 // revloop/v1/<its id>/config; service accounts read revloop/v1/# and write
 // revloop/v1/<id>/config; anonymous clients are refused.
 //
@@ -237,8 +242,7 @@ func (a *MQTTAuth) allowed(id identity, topic string, write bool) bool {
 	own := revloop.TopicPrefix + string(id.device) + "/"
 	if write {
 		rest, ok := strings.CutPrefix(topic, own)
-		return ok && rest != "" && rest != string(revloop.ChannelConfig) &&
-			!strings.HasPrefix(rest, string(revloop.ChannelConfig)+"/") && !strings.ContainsAny(rest, "+#")
+		return ok && revloop.Channel(rest).Uplink()
 	}
 	return topic == own+string(revloop.ChannelConfig)
 }
