@@ -38,6 +38,18 @@ type Emptying struct {
 	CollectedKg float64   `json:"collected_kg"`
 }
 
+// VehicleStop records, as ground truth, a planned halt of a vehicle (at a
+// site, the scale, the tipping area or parked); traffic halts are not
+// included.
+type VehicleStop struct {
+	Vehicle     string    `json:"vehicle"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	Lon         float64   `json:"lon"`
+	Lat         float64   `json:"lat"`
+	IgnitionOff bool      `json:"ignition_off"`
+}
+
 // Delivery records, as ground truth, one weighed yard visit.
 type Delivery struct {
 	Vehicle string    `json:"vehicle"`
@@ -115,7 +127,11 @@ type Generator struct {
 	deliveries []Delivery
 	seqs       map[revloop.DeviceID]uint64
 	scaleBusy  time.Time
+	stops      []VehicleStop
 }
+
+// VehicleStops returns the planned vehicle halts begun so far.
+func (g *Generator) VehicleStops() []VehicleStop { return append([]VehicleStop(nil), g.stops...) }
 
 // nextSeq returns the next message counter of a fixed device.
 func (g *Generator) nextSeq(dev revloop.DeviceID) uint64 {

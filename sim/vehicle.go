@@ -114,6 +114,7 @@ func (s *vehicleState) step(now time.Time) time.Time {
 			if !a.started {
 				a.started = true
 				a.until = now.Add(a.dur)
+				s.g.stops = append(s.g.stops, VehicleStop{Vehicle: s.v.ID, Start: now, End: a.until, Lon: s.pos[0], Lat: s.pos[1], IgnitionOff: a.ignOff})
 				s.speed = 0
 				s.ign = !a.ignOff
 				s.record(now)
@@ -343,12 +344,16 @@ func (s *vehicleState) startPlan(now time.Time) {
 	s.stop(time.Duration(1+s.rng.IntN(20))*time.Minute, true)
 }
 
+// minYardLoadKg is the least load worth a trip to the yard; smaller loads
+// stay on the truck until more is collected.
+const minYardLoadKg = 300
+
 // replan chooses what to do next when the plan is empty.
 func (s *vehicleState) replan(now time.Time) {
 	depot := s.g.w.Site(s.v.Depot)
 	lt := now.In(Loc)
 	if !inShift(now) {
-		if s.loadKg > 0 && lt.Weekday() != time.Sunday && lt.Hour() < 18 {
+		if s.loadKg >= minYardLoadKg && lt.Weekday() != time.Sunday && lt.Hour() < 18 {
 			s.yardVisit()
 			return
 		}
@@ -359,17 +364,24 @@ func (s *vehicleState) replan(now time.Time) {
 		s.stop(nextShift(now, s.rng).Sub(now), true)
 		return
 	}
-	if s.loadKg > 0.7*s.v.CapacityKg || (lt.Hour() >= 15 && s.loadKg > 0) {
+	if s.loadKg > 0.7*s.v.CapacityKg || (lt.Hour() >= 15 && s.loadKg >= minYardLoadKg) {
 		s.yardVisit()
 		return
 	}
-	sites := s.pickSites(now)
+	sites := s.pickSites(now, 60, 4)
 	if len(sites) == 0 {
-		if s.loadKg > 0.3*s.v.CapacityKg {
+		// Nothing urgent: collect what will be urgent soon.
+		sites = s.pickSites(now, 35, 3)
+	}
+	if len(sites) == 0 {
+		switch {
+		case s.loadKg >= minYardLoadKg:
 			s.yardVisit()
-			return
+		case geo.DistanceM(s.pos, depot.Location) > 80:
+			s.driveTo(geo.Destination(depot.Location, s.rng.Float64()*360, 10+s.rng.Float64()*20))
+		default:
+			s.stop(time.Duration(20+s.rng.IntN(25))*time.Minute, true)
 		}
-		s.stop(time.Duration(20+s.rng.IntN(25))*time.Minute, true)
 		return
 	}
 	for _, site := range sites {
@@ -390,9 +402,9 @@ func (s *vehicleState) replan(now time.Time) {
 	}
 }
 
-// pickSites returns up to four unclaimed sites with a bin at 60 percent or
-// more, nearest first.
-func (s *vehicleState) pickSites(now time.Time) []*Site {
+// pickSites returns up to limit unclaimed sites with a bin at minPct
+// percent or more, nearest first.
+func (s *vehicleState) pickSites(now time.Time, minPct float64, limit int) []*Site {
 	type cand struct {
 		site *Site
 		d    float64
@@ -407,7 +419,7 @@ func (s *vehicleState) pickSites(now time.Time) []*Site {
 		}
 		full := false
 		for _, b := range s.g.binsBySite[site.ID] {
-			if b.b.Fill.Advance(b.level, b.at, now) >= 60 {
+			if b.b.Fill.Advance(b.level, b.at, now) >= minPct {
 				full = true
 				break
 			}
@@ -418,7 +430,7 @@ func (s *vehicleState) pickSites(now time.Time) []*Site {
 	}
 	var out []*Site
 	pos := s.pos
-	for len(out) < 4 && len(cs) > 0 {
+	for len(out) < limit && len(cs) > 0 {
 		for i := range cs {
 			cs[i].d = geo.DistanceM(pos, cs[i].site.Location)
 		}
