@@ -6,7 +6,9 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/revloop/revloop"
 )
@@ -27,7 +29,8 @@ var (
 // measurement name of [a-z0-9_]{1,64}, a valid device id, tags sorted by
 // key with non-empty keys and values and no "device" key, at least one
 // field, unique field keys, field values of type float64 (finite), int64,
-// bool or string (at most 64 KiB), and a timestamp between MinTime and
+// bool or string (at most 64 KiB), text that is UTF-8 without control
+// characters (tag values also without backslashes), and a timestamp between MinTime and
 // MaxTime.
 func Validate(p Point) error {
 	if !validName(p.Measurement) {
@@ -44,6 +47,8 @@ func Validate(p Point) error {
 			return fmt.Errorf("%w: %s %s: tag key \"device\" is reserved", ErrInvalidPoint, p.Measurement, p.Device)
 		case t.Value == "" || len(t.Value) > 256:
 			return fmt.Errorf("%w: %s %s: tag %s must have 1 to 256 bytes", ErrInvalidPoint, p.Measurement, p.Device, t.Key)
+		case !cleanText(t.Value, false) || strings.ContainsRune(t.Value, '\\'):
+			return fmt.Errorf("%w: %s %s: tag %s must be UTF-8 without control characters or backslashes", ErrInvalidPoint, p.Measurement, p.Device, t.Key)
 		case i > 0 && p.Tags[i-1].Key >= t.Key:
 			return fmt.Errorf("%w: %s %s: tags must be sorted by unique key", ErrInvalidPoint, p.Measurement, p.Device)
 		}
@@ -70,6 +75,9 @@ func Validate(p Point) error {
 			if len(v) > 64<<10 {
 				return fmt.Errorf("%w: %s %s: field %s longer than 64 KiB", ErrInvalidPoint, p.Measurement, p.Device, f.Key)
 			}
+			if !cleanText(v, true) {
+				return fmt.Errorf("%w: %s %s: field %s must be UTF-8 without control characters", ErrInvalidPoint, p.Measurement, p.Device, f.Key)
+			}
 		default:
 			return fmt.Errorf("%w: %s %s: field %s has type %T, want float64, int64, bool or string", ErrInvalidPoint, p.Measurement, p.Device, f.Key, f.Value)
 		}
@@ -89,6 +97,20 @@ func ValidateBatch(points []Point) error {
 		}
 	}
 	return nil
+}
+
+// cleanText reports whether s is valid UTF-8 without control characters
+// (tabs allowed when tab is set).
+func cleanText(s string, tab bool) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if (r < 0x20 && !(tab && r == '\t')) || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func validName(s string) bool { return validKey(s) }
