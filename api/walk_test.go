@@ -135,7 +135,7 @@ func TestWalkBrokenInputs(t *testing.T) {
 				if !strings.Contains(path, "{") && id != idValues[0] {
 					break
 				}
-				send(target, nil, "")               // no token
+				send(target, nil, "")                // no token
 				send(target, nil, "rlt_bogus")       // bad token
 				send(target, []byte("{}"), customer) // customer scope
 				for _, b := range bodies {
