@@ -14,6 +14,6 @@ export default [
   },
   {
     files: ["test/**/*.mjs", "scripts/**/*.mjs"],
-    languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.node } },
+    languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.node, document: "readonly" } },
   },
 ];

@@ -17,6 +17,7 @@ export async function mount(root, { me, config }) {
   const alerts = h("ul", { class: "alerts", id: "alerts", "aria-live": "polite" });
   const detail = h("div", { id: "detail" }, h("p", { class: "empty" }, "Select a vehicle or a bin."));
   const stats = h("p", { id: "map-stats" }, "Loading…");
+  const due = h("ul", { class: "alerts", id: "bins-due" });
   root.append(
     h(
       "div",
@@ -29,6 +30,8 @@ export async function mount(root, { me, config }) {
         stats,
         h("p", { class: "legend" }, "Bins:", h("span", { style: "background:#2ca02c" }), "< 50 %", h("span", { style: "background:#e6a700" }), "50–80 %", h("span", { style: "background:#d62728" }), "≥ 80 %"),
         detail,
+        h("h2", {}, "Bins due in 48 h"),
+        due,
         h("h2", {}, "Alerts"),
         alerts,
       ),
@@ -172,6 +175,17 @@ export async function mount(root, { me, config }) {
     stats.replaceChildren(problemBox(e));
   }
 
+  api("/bins/forecast?horizon=48h")
+    .then((res) => {
+      const items = Array.isArray(res) ? res : res.items || [];
+      due.replaceChildren(
+        ...(items.length
+          ? items.slice(0, 30).map((b) => h("li", {}, h("button", { type: "button", class: "link", "data-bin": b.bin_id || b.id, onclick: () => showBin({ id: b.bin_id || b.id, ...b }) }, `${b.bin_id || b.id}`), ` full ${time(b.full_at)}`))
+          : [h("li", {}, "No bin is forecast to fill in the next 48 hours.")]),
+      );
+    })
+    .catch((e) => due.replaceChildren(h("li", {}, problemBox(e))));
+
   const conn = document.getElementById("conn");
   const stop = stream(
     "/stream?types=position,event",
@@ -188,10 +202,13 @@ export async function mount(root, { me, config }) {
       conn.className = `conn ${s === "live" ? "live" : ""}`;
     },
   );
+  const onShowBin = (ev) => showBin({ id: ev.detail });
+  document.addEventListener("revloop:show-bin", onShowBin);
   const ro = new ResizeObserver(() => map.invalidateSize());
   ro.observe(mapEl);
   return () => {
     stop();
+    document.removeEventListener("revloop:show-bin", onShowBin);
     ro.disconnect();
     map.remove();
     conn.textContent = "offline";
