@@ -3,6 +3,7 @@ package influx
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -278,11 +279,13 @@ func (s *Store) Points(ctx context.Context, measurement string, device revloop.D
 	if !to.After(from) {
 		return nil, nil
 	}
+	// The filter on _time keeps stop exclusive on InfluxDB 1.8, whose range
+	// includes points at stop.
 	flux := fmt.Sprintf(`from(bucket: %s)
   |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement == %s and r.device == %s)
+  |> filter(fn: (r) => r._measurement == %s and r.device == %s and r._time < %s)
   |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")`,
-		fluxString(s.cfg.Bucket), fluxTime(from), fluxTime(to), fluxString(measurement), fluxString(string(device)))
+		fluxString(s.cfg.Bucket), fluxTime(from), fluxTime(to), fluxString(measurement), fluxString(string(device)), fluxTime(to))
 	ps, err := s.run(ctx, measurement, flux)
 	if err != nil {
 		return nil, err
@@ -401,17 +404,52 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 func (s *Store) deleteBefore(ctx context.Context, measurement string, cutoff time.Time) error {
 	if !s.v1.Load() {
 		// The delete API's stop is inclusive; points at the cutoff stay.
-		err := s.client.DeleteAPI().DeleteWithName(ctx, s.cfg.Org, s.cfg.Bucket, timeseries.MinTime,
-			cutoff.Add(-time.Nanosecond), `_measurement="`+measurement+`"`)
-		var he *influxhttp.Error
-		if err == nil || !errors.As(err, &he) || he.StatusCode != http.StatusNotFound {
+		body, err := json.Marshal(map[string]string{
+			"start":     fluxTime(timeseries.MinTime),
+			"stop":      fluxTime(cutoff.Add(-time.Nanosecond)),
+			"predicate": `_measurement="` + measurement + `"`,
+		})
+		if err != nil {
 			return err
 		}
+		q := url.Values{"bucket": {s.cfg.Bucket}}
+		if s.cfg.Org != "" {
+			q.Set("org", s.cfg.Org)
+		}
+		status, msg, err := s.post(ctx, "/api/v2/delete?"+q.Encode(), "application/json", body)
+		switch {
+		case err != nil:
+			return err
+		case status/100 == 2:
+			return nil
+		case status != http.StatusNotFound:
+			return fmt.Errorf("delete: HTTP %d: %s", status, msg)
+		}
+		// InfluxDB 1.x has no delete API.
 		s.v1.Store(true)
 	}
 	db, _, _ := strings.Cut(s.cfg.Bucket, "/")
-	q := fmt.Sprintf(`DELETE FROM %q WHERE time < '%s'`, measurement, cutoff.UTC().Format(time.RFC3339Nano))
-	return s.influxQL(ctx, db, q)
+	return s.influxQL(ctx, db, fmt.Sprintf(`DELETE FROM %q WHERE time < '%s'`, measurement, cutoff.UTC().Format(time.RFC3339Nano)))
+}
+
+// post sends an authorised request and returns the status and the start of
+// the body.
+func (s *Store) post(ctx context.Context, path, contentType string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.cfg.URL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	if s.cfg.Token != "" {
+		req.Header.Set("Authorization", "Token "+s.cfg.Token)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, bytes.TrimSpace(msg), nil
 }
 
 // influxQL runs a statement through the 1.x /query endpoint.
@@ -420,22 +458,12 @@ func (s *Store) influxQL(ctx context.Context, db, q string) error {
 	if db != "" {
 		form.Set("db", db)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.cfg.URL, "/")+"/query", strings.NewReader(form.Encode()))
+	status, body, err := s.post(ctx, "/query", "application/x-www-form-urlencoded", []byte(form.Encode()))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if s.cfg.Token != "" {
-		req.Header.Set("Authorization", "Token "+s.cfg.Token)
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("InfluxQL %q: HTTP %d: %s", q, resp.StatusCode, bytes.TrimSpace(body))
+	if status/100 != 2 {
+		return fmt.Errorf("InfluxQL %q: HTTP %d: %s", q, status, body)
 	}
 	// InfluxQL reports statement errors inside a 200 response.
 	if i := bytes.Index(body, []byte(`"error":`)); i >= 0 {
