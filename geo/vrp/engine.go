@@ -1,8 +1,9 @@
 package vrp
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 )
 
 // vinfo is a vehicle as the engine sees it.
@@ -18,21 +19,22 @@ type vinfo struct {
 
 // engine holds the read-only data a search shares between threads.
 type engine struct {
-	p       *Problem
-	n       int
-	D, T    []float32
-	svc     []float64
-	dem     [][Dims]float64
-	open    []float64 // first window open (or -Inf)
-	close   []float64 // last window close (or +Inf)
-	wins    [][]Window
-	multiTW bool
-	timed   bool
-	veh     []vinfo
-	nclass  int
-	active  []int32 // pickups the search may serve
-	nbr     [][]int32
-	pen     []float64
+	p        *Problem
+	n        int
+	D, T     []float32
+	svc      []float64
+	dem      [][Dims]float64
+	open     []float64 // first window open (or -Inf)
+	close    []float64 // last window close (or +Inf)
+	wins     [][]Window
+	multiTW  bool
+	timed    bool
+	veh      []vinfo
+	nclass   int
+	classVeh [][]int32 // vehicles of each class
+	active   []int32   // pickups the search may serve
+	nbr      [][]int32
+	pen      []float64
 	// restrict limits insertion to routes holding one of the first K
 	// neighbours of a customer.
 	restrict bool
@@ -102,6 +104,10 @@ func newEngine(p *Problem) *engine {
 			classes[key] = c
 		}
 		vi.class = c
+		if int(c) == len(e.classVeh) {
+			e.classVeh = append(e.classVeh, nil)
+		}
+		e.classVeh[c] = append(e.classVeh[c], int32(k))
 		e.veh = append(e.veh, vi)
 	}
 	e.nclass = len(classes)
@@ -119,7 +125,7 @@ func (e *engine) prepare() {
 		K = 0
 	}
 	e.K = 40
-	e.restrict = len(act) > 150
+	e.restrict = len(act) > int(envf("VRP_RESTRICT", 400))
 	e.nbr = make([][]int32, e.n)
 	tmp := make([]int32, 0, len(act))
 	sum, cnt := 0.0, 0
@@ -131,12 +137,11 @@ func (e *engine) prepare() {
 			}
 		}
 		row := e.D[int(c)*e.n:]
-		sort.Slice(tmp, func(a, b int) bool {
-			da, db := row[tmp[a]]+e.D[int(tmp[a])*e.n+int(c)], row[tmp[b]]+e.D[int(tmp[b])*e.n+int(c)]
-			if da != db {
-				return da < db
+		slices.SortFunc(tmp, func(a, b int32) int {
+			if r := cmp.Compare(row[a], row[b]); r != 0 {
+				return r
 			}
-			return tmp[a] < tmp[b]
+			return cmp.Compare(a, b)
 		})
 		e.nbr[c] = append([]int32(nil), tmp[:K]...)
 		for k := 0; k < K && k < 5; k++ {
@@ -393,12 +398,17 @@ func (e *engine) bestInsert(r *route, c int32, rng *rnd, blink float64) (float64
 		fixed = v.fix
 	}
 	svcC := e.svc[c]
+	skip := m + 1
+	if blink > 0 {
+		skip = rng.geometric(blink)
+	}
 	for p := 0; p <= m; p++ {
 		next := v.end
 		if p < m {
 			next = r.nodes[p]
 		}
-		if blink > 0 && rng.float() < blink {
+		if p == skip {
+			skip += 1 + rng.geometric(blink)
 			prev = next
 			continue
 		}
@@ -451,6 +461,20 @@ func (r *rnd) next() uint64 {
 	x ^= x << 17
 	r.s = x
 	return x
+}
+
+// geometric returns the number of failures before the first success of
+// trials that succeed with probability q.
+func (r *rnd) geometric(q float64) int {
+	u := r.float()
+	if u <= 0 {
+		return 1 << 30
+	}
+	g := math.Log(u) / math.Log1p(-q)
+	if g > 1<<30 {
+		return 1 << 30
+	}
+	return int(g)
 }
 
 func (r *rnd) float() float64 { return float64(r.next()>>11) / (1 << 53) }

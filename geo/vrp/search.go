@@ -1,10 +1,14 @@
 package vrp
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -43,6 +47,7 @@ type solution struct {
 	routes []*route // one per vehicle
 	where  []int32  // vehicle serving a node, or -1
 	absent []int32
+	used   []int32 // vehicles with a non-empty route
 	cost   float64
 }
 
@@ -53,21 +58,51 @@ type worker struct {
 	stamp  []uint32
 	gen    uint32
 	// scratch
-	removed []int32
-	cands   []int32
-	used    []int32
-	spare   [][]int32
-	keys    []float64
+	removed  []int32
+	cands    []int32
+	used     []int32
+	spare    []int32 // an empty vehicle per class, or -1
+	spareCur []int
+	keys     []float64
+	// recycled objects
+	freeSols   []*solution
+	freeRoutes []*route
 }
 
 func (w *worker) newID() uint64 { w.nextID++; return w.nextID }
 
 func (w *worker) clone(s *solution) *solution {
-	c := &solution{id: w.newID(), cost: s.cost}
+	var c *solution
+	if k := len(w.freeSols); k > 0 {
+		c = w.freeSols[k-1]
+		w.freeSols = w.freeSols[:k-1]
+		c.id, c.cost = w.newID(), s.cost
+		c.routes = append(c.routes[:0], s.routes...)
+		c.where = append(c.where[:0], s.where...)
+		c.absent = append(c.absent[:0], s.absent...)
+		c.used = append(c.used[:0], s.used...)
+		return c
+	}
+	c = &solution{id: w.newID(), cost: s.cost}
 	c.routes = append([]*route(nil), s.routes...)
 	c.where = append([]int32(nil), s.where...)
 	c.absent = append([]int32(nil), s.absent...)
+	c.used = append([]int32(nil), s.used...)
 	return c
+}
+
+// release recycles a solution nobody references any more; with owned, the
+// routes it owns are recycled too (only safe when no other solution was
+// cloned from it).
+func (w *worker) release(s *solution, owned bool) {
+	if owned {
+		for _, r := range s.routes {
+			if r.owner == s.id {
+				w.freeRoutes = append(w.freeRoutes, r)
+			}
+		}
+	}
+	w.freeSols = append(w.freeSols, s)
 }
 
 // mut returns vehicle v's route, copied first if s does not own it.
@@ -76,14 +111,21 @@ func (w *worker) mut(s *solution, v int32) *route {
 	if r.owner == s.id {
 		return r
 	}
-	nr := &route{v: r.v, owner: s.id, nodes: append(make([]int32, 0, len(r.nodes)+8), r.nodes...),
-		load: r.load, dist: r.dist, time: r.time, cost: r.cost, ok: r.ok}
+	var nr *route
+	if k := len(w.freeRoutes); k > 0 {
+		nr = w.freeRoutes[k-1]
+		w.freeRoutes = w.freeRoutes[:k-1]
+	} else {
+		nr = &route{}
+	}
+	nr.v, nr.owner, nr.load, nr.dist, nr.time, nr.cost, nr.ok = r.v, s.id, r.load, r.dist, r.time, r.cost, r.ok
+	nr.nodes = append(nr.nodes[:0], r.nodes...)
 	if r.est != nil {
-		nr.est = append([]float64(nil), r.est...)
-		nr.lat = append([]float64(nil), r.lat...)
+		nr.est = append(nr.est[:0], r.est...)
+		nr.lat = append(nr.lat[:0], r.lat...)
 	}
 	if r.pre != nil {
-		nr.pre = append([]simState(nil), r.pre...)
+		nr.pre = append(nr.pre[:0], r.pre...)
 	}
 	s.routes[v] = nr
 	return nr
@@ -147,6 +189,12 @@ func (w *worker) fromSolution(init *Solution) *solution {
 
 func (w *worker) recost(s *solution) {
 	e := w.e
+	s.used = s.used[:0]
+	for k, r := range s.routes {
+		if len(r.nodes) > 0 {
+			s.used = append(s.used, int32(k))
+		}
+	}
 	s.absent = s.absent[:0]
 	s.cost = 0
 	for _, c := range e.active {
@@ -176,6 +224,7 @@ func (w *worker) removeFrom(s *solution, v int32, drop func(c int32) bool) {
 		r.nodes[k] = c
 		k++
 	}
+	wasUsed := len(r.nodes) > 0
 	r.nodes = r.nodes[:k]
 	e.refresh(r)
 	if !r.ok { // a matrix without the triangle inequality: empty the route
@@ -187,6 +236,15 @@ func (w *worker) removeFrom(s *solution, v int32, drop func(c int32) bool) {
 		r.nodes = r.nodes[:0]
 		e.refresh(r)
 	}
+	if wasUsed && len(r.nodes) == 0 {
+		for i, u := range s.used {
+			if u == v {
+				s.used[i] = s.used[len(s.used)-1]
+				s.used = s.used[:len(s.used)-1]
+				break
+			}
+		}
+	}
 	s.cost += r.cost - old
 }
 
@@ -194,14 +252,8 @@ func (w *worker) removeFrom(s *solution, v int32, drop func(c int32) bool) {
 func (w *worker) ruin(s *solution, cbar float64) {
 	e := w.e
 	w.removed = w.removed[:0]
-	served, nroutes := 0, 0
-	for _, r := range s.routes {
-		if len(r.nodes) > 0 {
-			served += len(r.nodes)
-			nroutes++
-		}
-	}
-	if served == 0 {
+	served, nroutes := len(e.active)-len(s.absent), len(s.used)
+	if served == 0 || nroutes == 0 {
 		return
 	}
 	const lmax = 10.0
@@ -298,26 +350,18 @@ func (w *worker) recreate(s *solution, blink float64) {
 	}
 	s.absent = s.absent[:0]
 	w.sortCustomers(list)
-	// used routes and one spare vehicle per class
-	w.used = w.used[:0]
+	// one spare (empty) vehicle per class
 	if len(w.spare) != e.nclass {
-		w.spare = make([][]int32, e.nclass)
+		w.spare = make([]int32, e.nclass)
+		w.spareCur = make([]int, e.nclass)
 	}
-	for k := range w.spare {
-		w.spare[k] = w.spare[k][:0]
-	}
-	for k := len(s.routes) - 1; k >= 0; k-- {
-		r := s.routes[k]
-		if len(r.nodes) > 0 {
-			w.used = append(w.used, int32(k))
-		} else {
-			cl := e.veh[k].class
-			w.spare[cl] = append(w.spare[cl], int32(k))
-		}
+	for cl := range w.spare {
+		w.spareCur[cl] = 0
+		w.spare[cl] = w.nextSpare(s, cl)
 	}
 	for _, c := range list {
-		cands := w.used
-		if e.restrict && len(w.used) > 8 {
+		cands := s.used
+		if e.restrict && len(s.used) > 8 {
 			w.gen++
 			w.cands = w.cands[:0]
 			nb := e.nbr[c]
@@ -342,11 +386,10 @@ func (w *worker) recreate(s *solution, blink float64) {
 				bestD, bestV, bestP = dl, v, p
 			}
 		}
-		for cl := range w.spare {
-			if len(w.spare[cl]) == 0 {
+		for _, v := range w.spare {
+			if v < 0 {
 				continue
 			}
-			v := w.spare[cl][len(w.spare[cl])-1]
 			dl, p := e.bestInsert(s.routes[v], c, w.rng, 0)
 			if dl < bestD {
 				bestD, bestV, bestP = dl, v, p
@@ -359,9 +402,9 @@ func (w *worker) recreate(s *solution, blink float64) {
 		}
 		r := w.mut(s, bestV)
 		if len(r.nodes) == 0 {
+			s.used = append(s.used, bestV)
 			cl := e.veh[bestV].class
-			w.spare[cl] = w.spare[cl][:len(w.spare[cl])-1]
-			w.used = append(w.used, bestV)
+			w.spare[cl] = w.nextSpare(s, int(cl))
 		}
 		old := r.cost
 		r.nodes = append(r.nodes, 0)
@@ -371,6 +414,19 @@ func (w *worker) recreate(s *solution, blink float64) {
 		s.cost += r.cost - old
 		s.where[c] = bestV
 	}
+}
+
+// nextSpare returns the next vehicle of class cl with an empty route, or -1.
+func (w *worker) nextSpare(s *solution, cl int) int32 {
+	vs := w.e.classVeh[cl]
+	for w.spareCur[cl] < len(vs) {
+		v := vs[w.spareCur[cl]]
+		w.spareCur[cl]++
+		if len(s.routes[v].nodes) == 0 {
+			return v
+		}
+	}
+	return -1
 }
 
 // sortCustomers orders customers for insertion: random, by demand, far
@@ -397,7 +453,7 @@ func (w *worker) sortCustomers(list []int32) {
 			w.keys[c] = e.d(depot, c)
 		}
 	}
-	sort.SliceStable(list, func(a, b int) bool { return w.keys[list[a]] < w.keys[list[b]] })
+	slices.SortStableFunc(list, func(a, b int32) int { return cmp.Compare(w.keys[a], w.keys[b]) })
 }
 
 // Solve searches for a low-cost solution within the budget of opt. It
@@ -407,6 +463,7 @@ func Solve(ctx context.Context, p *Problem, opt Options) (*Solution, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("solve: %w", err)
 	}
+	start := time.Now()
 	e := newEngine(p)
 	reasons := e.precheck()
 	e.prepare()
@@ -415,7 +472,6 @@ func Solve(ctx context.Context, p *Problem, opt Options) (*Solution, error) {
 	if limit <= 0 && opt.Iterations <= 0 {
 		limit = 10 * time.Second
 	}
-	start := time.Now()
 	results := make([]*solution, threads)
 	workers := make([]*worker, threads)
 	var wg sync.WaitGroup
@@ -457,11 +513,13 @@ func (w *worker) anneal(ctx context.Context, opt Options, start time.Time, limit
 	if len(e.active) == 0 {
 		return best
 	}
-	t0, tf := 10*e.scale, 0.1*e.scale
+	t0, tf := envf("VRP_T0", 10)*e.scale, envf("VRP_TF", 0.1)*e.scale
 	cbar := math.Min(10, math.Max(1, float64(len(e.active))/4))
 	lastProg := time.Now()
 	frac := 0.0
+	iters := 0
 	for it := 0; ; it++ {
+		iters = it
 		if it&15 == 0 {
 			if ctx.Err() != nil {
 				break
@@ -487,14 +545,19 @@ func (w *worker) anneal(ctx context.Context, opt Options, start time.Time, limit
 		w.ruin(cand, cbar)
 		w.recreate(cand, 0.01)
 		if cand.cost < cur.cost-temp*math.Log(w.rng.float()) {
+			if cur != best {
+				w.release(cur, false)
+			}
 			cur = cand
 			if cand.cost < best.cost-1e-9 {
 				best = cand
 			}
+		} else {
+			w.release(cand, true)
 		}
 	}
 	if prog != nil {
-		prog(Progress{Elapsed: time.Since(start), Best: best.cost, Fraction: 1})
+		prog(Progress{Elapsed: time.Since(start), Iteration: iters, Best: best.cost, Fraction: 1})
 	}
 	return best
 }
@@ -586,4 +649,11 @@ func Repair(ctx context.Context, p *Problem, init *Solution) (*Solution, error) 
 	w.removed = w.removed[:0]
 	w.recreate(s, 0)
 	return e.export(s, reasons), nil
+}
+
+func envf(k string, d float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(k), 64); err == nil {
+		return v
+	}
+	return d
 }
