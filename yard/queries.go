@@ -310,15 +310,18 @@ type BalanceLine struct {
 // went out (shipped, disposed) or was lost in processing, and what that
 // leaves as the change of stock.
 type Balance struct {
-	Yard         string        `json:"yard,omitempty"`
-	From         time.Time     `json:"from,omitzero"`
-	To           time.Time     `json:"to,omitzero"`
-	ByKind       []BalanceLine `json:"by_kind"`
-	ReceivedKg   float64       `json:"received_kg"`
-	ShippedKg    float64       `json:"shipped_kg"`
-	DisposedKg   float64       `json:"disposed_kg"`
-	LossKg       float64       `json:"loss_kg"`
-	StockDeltaKg float64       `json:"stock_delta_kg"`
+	Yard       string        `json:"yard,omitempty"`
+	From       time.Time     `json:"from,omitzero"`
+	To         time.Time     `json:"to,omitzero"`
+	ByKind     []BalanceLine `json:"by_kind"`
+	ReceivedKg float64       `json:"received_kg"`
+	ShippedKg  float64       `json:"shipped_kg"`
+	DisposedKg float64       `json:"disposed_kg"`
+	LossKg     float64       `json:"loss_kg"`
+	// DifferenceKg sums inputs minus outputs minus loss: the scale
+	// differences each transition was allowed within the tolerance.
+	DifferenceKg float64 `json:"difference_kg"`
+	StockDeltaKg float64 `json:"stock_delta_kg"`
 }
 
 // MassBalance sums the transitions with from <= ts < to.
@@ -351,8 +354,9 @@ func (s *Service) MassBalance(ctx context.Context, yard string, from, to time.Ti
 		}
 		l.InputsKg, l.OutputsKg, l.LossKg = round3(l.InputsKg), round3(l.OutputsKg), round3(l.LossKg)
 		b.ByKind = append(b.ByKind, l)
-		if l.Kind != KindReceive { // a reception's loss lies before the yard's stock
+		if l.Kind != KindReceive { // a reception's loss and difference lie before the yard's stock
 			b.LossKg += l.LossKg
+			b.DifferenceKg += l.InputsKg - l.OutputsKg - l.LossKg
 		}
 		switch l.Kind {
 		case KindReceive:
@@ -367,6 +371,7 @@ func (s *Service) MassBalance(ctx context.Context, yard string, from, to time.Ti
 		return b, fmt.Errorf("mass balance: %w", err)
 	}
 	b.LossKg = round3(b.LossKg)
-	b.StockDeltaKg = round3(b.ReceivedKg - b.ShippedKg - b.DisposedKg - b.LossKg)
+	b.DifferenceKg = round3(b.DifferenceKg)
+	b.StockDeltaKg = round3(b.ReceivedKg - b.ShippedKg - b.DisposedKg - b.LossKg - b.DifferenceKg)
 	return b, nil
 }

@@ -1,0 +1,5 @@
+package yard
+
+import "github.com/revloop/revloop/ingest"
+
+type ingestRecord = ingest.Record
