@@ -126,3 +126,18 @@ func Verify(ctx context.Context, q store.Querier, progress Progress) (Report, er
 	rep.ElapsedMs = rep.Elapsed.Milliseconds()
 	return rep, nil
 }
+
+// Auditor reads a custody log for auditors: verification and entries.
+type Auditor struct {
+	Q store.Querier
+}
+
+// Verify checks the whole log; see the package-level Verify.
+func (a Auditor) Verify(ctx context.Context, progress Progress) (Report, error) {
+	return Verify(ctx, a.Q, progress)
+}
+
+// Entries lists entries; see the package-level Entries.
+func (a Auditor) Entries(ctx context.Context, subject string, after int64, limit int) ([]Entry, error) {
+	return Entries(ctx, a.Q, subject, after, limit)
+}
