@@ -33,14 +33,14 @@ func NewSecret() (string, error) {
 // revealing them. The defaults therefore favour a cheap cold CONNECT.
 type Argon2Params struct {
 	Time      uint32 // passes; default 1
-	MemoryKiB uint32 // memory in KiB; default 8192 (8 MiB)
+	MemoryKiB uint32 // memory in KiB; default 4096 (4 MiB)
 	Threads   uint8  // lanes; default 1
 	SaltLen   int    // bytes; default 16
 	KeyLen    uint32 // bytes; default 32
 }
 
 // DefaultArgon2 are the parameters used when none are given.
-var DefaultArgon2 = Argon2Params{Time: 1, MemoryKiB: 8 << 10, Threads: 1, SaltLen: 16, KeyLen: 32}
+var DefaultArgon2 = Argon2Params{Time: 1, MemoryKiB: 4 << 10, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 func (p Argon2Params) withDefaults() Argon2Params {
 	d := DefaultArgon2

@@ -28,6 +28,11 @@ type HealthOptions struct {
 	FlushInterval time.Duration
 	// CheckInterval is how often silences are checked; default 30s.
 	CheckInterval time.Duration
+	// PersistEvery is how stale the stored last-seen time, battery, signal
+	// and uptime of a device may get; state changes (offline, online, low
+	// battery, firmware, config version) are written at the next flush
+	// regardless. Default 30s.
+	PersistEvery time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -57,6 +62,9 @@ func (o HealthOptions) withDefaults() HealthOptions {
 	}
 	if o.CheckInterval <= 0 {
 		o.CheckInterval = 30 * time.Second
+	}
+	if o.PersistEvery <= 0 {
+		o.PersistEvery = 30 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -101,13 +109,20 @@ type Health struct {
 
 	mu      sync.Mutex
 	devs    map[revloop.DeviceID]*tracked
-	dirty   map[revloop.DeviceID]bool
+	dirty   map[revloop.DeviceID]bool // value: urgent (a state change)
 	pending []Event
 }
 
 type tracked struct {
 	HealthInfo
-	kind Kind
+	kind      Kind
+	persisted time.Time // when last written (tracker clock)
+}
+
+// mark records that a device changed; urgent changes are written at the
+// next flush, the others once PersistEvery has passed.
+func (h *Health) mark(id revloop.DeviceID, urgent bool) {
+	h.dirty[id] = h.dirty[id] || urgent
 }
 
 var _ ingest.Observer = (*Health)(nil)
@@ -158,10 +173,15 @@ func (h *Health) Observe(ctx context.Context, records []ingest.Record) error {
 	for i := range records {
 		rec := &records[i]
 		t := h.devs[rec.Device]
+		urgent := false
 		if t == nil {
 			t = &tracked{HealthInfo: HealthInfo{Device: rec.Device}}
 			h.devs[rec.Device] = t
+			urgent = true
 		}
+		before := len(h.pending)
+		flags := [3]bool{t.Offline, t.LowBattery, t.Online}
+		fw, cv := t.Firmware, t.ConfigVersion
 		seen := rec.Received
 		if seen.IsZero() {
 			seen = now
@@ -185,7 +205,9 @@ func (h *Health) Observe(ctx context.Context, records []ingest.Record) error {
 			}
 		}
 		if changed {
-			h.dirty[rec.Device] = true
+			urgent = urgent || len(h.pending) != before || flags != [3]bool{t.Offline, t.LowBattery, t.Online} ||
+				fw != t.Firmware || cv != t.ConfigVersion
+			h.mark(rec.Device, urgent)
 		}
 	}
 	return nil
@@ -277,7 +299,7 @@ func (h *Health) CheckSilence(ctx context.Context) (int, error) {
 			continue
 		}
 		t.Offline = true
-		h.dirty[id] = true
+		h.mark(id, true)
 		h.pending = append(h.pending, Event{Device: id, Kind: revloop.EventDeviceOffline, Time: now,
 			Detail: map[string]any{"reason": "silence", "last_seen": t.LastSeen.UTC().Format(time.RFC3339Nano), "limit_s": limit.Seconds()}})
 		n++
@@ -287,36 +309,53 @@ func (h *Health) CheckSilence(ctx context.Context) (int, error) {
 
 func isUnknown(err error) bool { return errors.Is(err, ErrUnknownDevice) }
 
-// Flush writes changed devices and queued events in one transaction.
-func (h *Health) Flush(ctx context.Context) error {
+// Flush writes queued events and the devices with state changes or with
+// health older than PersistEvery, in one transaction.
+func (h *Health) Flush(ctx context.Context) error { return h.flush(ctx, false) }
+
+// FlushAll writes every changed device and queued event.
+func (h *Health) FlushAll(ctx context.Context) error { return h.flush(ctx, true) }
+
+func (h *Health) flush(ctx context.Context, all bool) error {
+	at := h.opts.Now()
 	h.mu.Lock()
 	if len(h.dirty) == 0 && len(h.pending) == 0 {
 		h.mu.Unlock()
 		return nil
 	}
-	snap := make([]HealthInfo, 0, len(h.dirty))
-	for id := range h.dirty {
-		snap = append(snap, h.devs[id].HealthInfo)
+	var snap []HealthInfo
+	for id, urgent := range h.dirty {
+		t := h.devs[id]
+		if all || urgent || at.Sub(t.persisted) >= h.opts.PersistEvery {
+			snap = append(snap, t.HealthInfo)
+			t.persisted = at
+			delete(h.dirty, id)
+		}
 	}
 	events := h.pending
-	h.dirty, h.pending = map[revloop.DeviceID]bool{}, nil
+	h.pending = nil
 	h.mu.Unlock()
-	now := store.Millis(h.opts.Now())
+	if len(snap) == 0 && len(events) == 0 {
+		return nil
+	}
+	now := store.Millis(at)
 	err := h.reg.db.InTx(ctx, func(tx *store.Tx) error {
-		for _, s := range snap {
-			if _, err := tx.Exec(ctx, `INSERT INTO device_health (device_id, last_seen_ms, status_ms, battery_v, rssi_dbm, firmware,
+		if len(snap) > 0 {
+			up, err := tx.Prepare(ctx, `INSERT INTO device_health (device_id, last_seen_ms, status_ms, battery_v, rssi_dbm, firmware,
 				uptime_s, online, offline, low_battery, config_version, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (device_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, status_ms = excluded.status_ms,
 				battery_v = excluded.battery_v, rssi_dbm = excluded.rssi_dbm, firmware = excluded.firmware,
 				uptime_s = excluded.uptime_s, online = excluded.online, offline = excluded.offline,
-				low_battery = excluded.low_battery, config_version = excluded.config_version, updated_ms = excluded.updated_ms`,
-				string(s.Device), store.Millis(s.LastSeen), store.Millis(s.StatusTime), s.BatteryV, s.RSSIDbm, s.Firmware,
-				s.UptimeS, s.Online, s.Offline, s.LowBattery, s.ConfigVersion, now); err != nil {
-				return fmt.Errorf("device %s: %w", s.Device, err)
+				low_battery = excluded.low_battery, config_version = excluded.config_version, updated_ms = excluded.updated_ms`)
+			if err != nil {
+				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE devices SET last_seen_ms = ? WHERE id = ? AND last_seen_ms < ?`,
-				store.Millis(s.LastSeen), string(s.Device), store.Millis(s.LastSeen)); err != nil {
-				return fmt.Errorf("device %s: %w", s.Device, err)
+			defer up.Close()
+			for _, s := range snap {
+				if _, err := up.ExecContext(ctx, string(s.Device), store.Millis(s.LastSeen), store.Millis(s.StatusTime), s.BatteryV,
+					s.RSSIDbm, s.Firmware, s.UptimeS, s.Online, s.Offline, s.LowBattery, s.ConfigVersion, now); err != nil {
+					return fmt.Errorf("device %s: %w", s.Device, err)
+				}
 			}
 		}
 		for _, e := range events {
@@ -336,6 +375,7 @@ func (h *Health) Flush(ctx context.Context) error {
 		h.mu.Lock()
 		for _, s := range snap {
 			h.dirty[s.Device] = true
+			h.devs[s.Device].persisted = time.Time{}
 		}
 		h.pending = append(events, h.pending...)
 		h.mu.Unlock()
@@ -356,7 +396,7 @@ func (h *Health) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			return h.Flush(fctx)
+			return h.FlushAll(fctx)
 		case <-flush.C:
 			if err := h.Flush(ctx); err != nil {
 				h.log.Warn("device health: flush failed", "err", err)

@@ -152,7 +152,13 @@ func (r *Registry) hashSecret(secret string) (hashed, error) {
 	return h, nil
 }
 
-const deviceCols = `id, kind, attached_kind, attached_id, labels, firmware, state, cred_version, created_ms, last_seen_ms`
+// deviceCols and deviceFrom select a device with its last-seen time, the
+// later of the registry's and the health tracker's.
+const (
+	deviceCols = `d.id, d.kind, d.attached_kind, d.attached_id, d.labels, d.firmware, d.state, d.cred_version, d.created_ms,
+		CASE WHEN h.last_seen_ms > d.last_seen_ms THEN h.last_seen_ms ELSE d.last_seen_ms END`
+	deviceFrom = ` FROM devices d LEFT JOIN device_health h ON h.device_id = d.id`
+)
 
 func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 	var d Device
@@ -206,7 +212,7 @@ func insertDevice(ctx context.Context, q store.Querier, d Device, h hashed) erro
 
 // Get returns one device.
 func (r *Registry) Get(ctx context.Context, id revloop.DeviceID) (Device, error) {
-	d, err := scanDevice(r.db.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, string(id)))
+	d, err := scanDevice(r.db.QueryRow(ctx, `SELECT `+deviceCols+deviceFrom+` WHERE d.id = ?`, string(id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Device{}, fmt.Errorf("get device %s: %w", id, ErrUnknownDevice)
 	}
@@ -230,21 +236,21 @@ type Filter struct {
 
 // List returns the devices matching f, ordered by id.
 func (r *Registry) List(ctx context.Context, f Filter) ([]Device, error) {
-	q := `SELECT ` + deviceCols + ` FROM devices WHERE 1 = 1`
+	q := `SELECT ` + deviceCols + deviceFrom + ` WHERE 1 = 1`
 	var args []any
 	if f.Kind != "" {
-		q += ` AND kind = ?`
+		q += ` AND d.kind = ?`
 		args = append(args, string(f.Kind))
 	}
 	if f.State != "" {
-		q += ` AND state = ?`
+		q += ` AND d.state = ?`
 		args = append(args, string(f.State))
 	}
 	if f.After != "" {
-		q += ` AND id > ?`
+		q += ` AND d.id > ?`
 		args = append(args, string(f.After))
 	}
-	q += ` ORDER BY id`
+	q += ` ORDER BY d.id`
 	rows, err := r.db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
