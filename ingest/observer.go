@@ -37,3 +37,11 @@ type Observer interface {
 type DeviceChecker interface {
 	CheckDevice(ctx context.Context, id revloop.DeviceID) (reason string, err error)
 }
+
+// Enricher adds what the registry knows about a device to its readings: the
+// vehicle a tracker rides on, the bin and site of a fill sensor. It runs
+// before the points are built, so the additions become tags. It must be
+// fast (cached); an error is logged and the record stored as decoded.
+type Enricher interface {
+	Enrich(ctx context.Context, rec *Record) error
+}

@@ -1,0 +1,192 @@
+package ingest
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/revloop/revloop"
+)
+
+// DecodeFunc decodes the payload a device published on one channel. dev is
+// the device named by the topic; received is the arrival time, used only
+// where the contract lets a payload omit its timestamp (the status last
+// will). Errors are *RejectError.
+type DecodeFunc func(dev revloop.DeviceID, payload []byte, received time.Time) (Record, error)
+
+// decoders is the registry of payload decoders, keyed by channel.
+var decoders = map[revloop.Channel]DecodeFunc{
+	revloop.ChannelGPS:    DecodeGPS,
+	revloop.ChannelFill:   DecodeFill,
+	revloop.ChannelRFID:   DecodeRFID,
+	revloop.ChannelWeight: DecodeWeight,
+	revloop.ChannelStatus: DecodeStatus,
+}
+
+// Decoder returns the decoder of channel c.
+func Decoder(c revloop.Channel) (DecodeFunc, bool) {
+	d, ok := decoders[c]
+	return d, ok
+}
+
+// Decode parses topic and decodes payload with the channel's decoder. It
+// does not check value ranges; see Validate.
+func Decode(topic string, payload []byte, received time.Time) (Record, error) {
+	dev, ch, err := revloop.ParseTopic(topic)
+	if err != nil {
+		return Record{}, reject(ReasonBadTopic, "%v", err)
+	}
+	dec, ok := decoders[ch]
+	if !ok {
+		return Record{}, reject(ReasonUnknownChannel, "channel %q is not an uplink channel of the v1 contract", ch)
+	}
+	rec, err := dec(dev, payload, received)
+	if err != nil {
+		return Record{}, err
+	}
+	rec.Device, rec.Channel, rec.Received = dev, ch, received
+	return rec, nil
+}
+
+// payloadKind classifies a payload by its first non-blank byte.
+type payloadKind int
+
+const (
+	kindUnknown payloadKind = iota
+	kindObject
+	kindArray
+	kindNMEA
+)
+
+func kindOf(p []byte) payloadKind {
+	i := skipWS(p, 0)
+	if i >= len(p) {
+		return kindUnknown
+	}
+	switch p[i] {
+	case '{':
+		return kindObject
+	case '[':
+		return kindArray
+	case '$', '!':
+		return kindNMEA
+	}
+	return kindUnknown
+}
+
+func malformed(format string, args ...any) error { return reject(ReasonMalformed, format, args...) }
+
+func badField(field string, err error) error {
+	return reject(ReasonMalformed, "field %s: %v", field, err)
+}
+
+func unknownFormat(p []byte, what string) error {
+	if len(bytes.TrimSpace(p)) == 0 {
+		return malformed("empty payload")
+	}
+	return malformed("payload is not %s", what)
+}
+
+// topJSON validates p as one JSON value and classifies it.
+func topJSON(p []byte) ([]byte, error) {
+	raw, err := jsonTop(p)
+	if err != nil {
+		return nil, malformed("%v", err)
+	}
+	return raw, nil
+}
+
+// isSenML reports whether the array raw looks like a SenML pack: its first
+// element is an object with a name or base name.
+func isSenML(raw []byte) bool {
+	senml := false
+	first := true
+	_ = eachElement(raw, func(el []byte) error {
+		if !first {
+			return errStop
+		}
+		first = false
+		_ = eachMember(el, func(key string, _ []byte) error {
+			switch key {
+			case "n", "bn", "bt", "v", "vb", "vs":
+				senml = true
+				return errStop
+			}
+			return nil
+		})
+		return errStop
+	})
+	return senml
+}
+
+var errStop = malformed("stop")
+
+// checkDevice compares a device named in a payload with the topic's.
+func checkDevice(topicDev revloop.DeviceID, raw []byte) error {
+	s, err := jsonString(raw)
+	if err != nil {
+		return badField("device", err)
+	}
+	if s != string(topicDev) {
+		return reject(ReasonDeviceMismatch, "payload names device %q, topic %q", s, topicDev)
+	}
+	return nil
+}
+
+// float reads an optional number (null means absent).
+func float(field string, raw []byte, dst *float64) error {
+	if isNull(raw) {
+		return nil
+	}
+	v, err := jsonFloat(raw)
+	if err != nil {
+		return badField(field, err)
+	}
+	*dst = v
+	return nil
+}
+
+func tsField(raw []byte, dst *time.Time) error {
+	t, err := jsonTime(raw)
+	if err != nil {
+		return reject(ReasonMalformed, "field ts: %v", err)
+	}
+	*dst = t
+	return nil
+}
+
+var nan = math.NaN()
+
+func missingTS(what string) error {
+	return reject(ReasonMissingTS, "%s has no ts (RFC 3339 or Unix milliseconds)", what)
+}
+
+// eachObject calls fn for raw when it is an object, or for every element of
+// raw when it is an array of objects.
+func eachObject(raw []byte, fn func(obj []byte) error) error {
+	if raw[0] == '{' {
+		return fn(raw)
+	}
+	n := 0
+	err := eachElement(raw, func(el []byte) error {
+		if len(el) == 0 || el[0] != '{' {
+			return malformed("array element %d is not an object", n)
+		}
+		n++
+		return fn(el)
+	})
+	if err == nil && n == 0 {
+		return malformed("empty array")
+	}
+	return err
+}
+
+func senmlDevice(name string) (dev, field string, ok bool) {
+	rest, ok := strings.CutPrefix(name, "urn:dev:id:")
+	if !ok {
+		return "", name, true
+	}
+	dev, field, ok = strings.Cut(rest, ":")
+	return dev, field, ok
+}

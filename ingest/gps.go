@@ -1,0 +1,155 @@
+package ingest
+
+import (
+	"time"
+
+	"github.com/revloop/revloop"
+)
+
+// DecodeGPS decodes a gps payload: a JSON fix, an array of fixes, NMEA 0183
+// RMC/GGA sentences or a SenML pack.
+func DecodeGPS(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
+	var rec Record
+	switch kindOf(p) {
+	case kindNMEA:
+		fixes, err := decodeNMEA(p)
+		if err != nil {
+			return rec, err
+		}
+		for i := range fixes {
+			fixes[i].Device = dev
+		}
+		rec.Positions = fixes
+		return rec, nil
+	case kindObject, kindArray:
+	default:
+		return rec, unknownFormat(p, "a JSON fix, NMEA 0183 or SenML")
+	}
+	raw, err := topJSON(p)
+	if err != nil {
+		return rec, err
+	}
+	if raw[0] == '[' && isSenML(raw) {
+		groups, err := decodeSenML(dev, raw)
+		if err != nil {
+			return rec, err
+		}
+		for _, g := range groups {
+			pos := newPosition(dev)
+			pos.Time = g.t
+			for _, v := range g.vals {
+				switch v.name {
+				case "lat":
+					pos.Lat = v.v
+				case "lon":
+					pos.Lon = v.v
+				case "speed_kmh":
+					pos.SpeedKmh = v.v
+				case "heading_deg":
+					pos.HeadingDeg = v.v
+				case "hdop":
+					pos.HDOP = v.v
+				case "sats":
+					pos.Sats = int(v.v)
+				case "odometer_km":
+					pos.OdometerKm = v.v
+				case "ignition":
+					if v.isBool {
+						b := v.b
+						pos.Ignition = &b
+					}
+				}
+			}
+			if err := needLatLon(pos); err != nil {
+				return rec, err
+			}
+			rec.Positions = append(rec.Positions, pos)
+		}
+		return rec, nil
+	}
+	n := 1
+	if raw[0] == '[' {
+		n = 4
+	}
+	rec.Positions = make([]revloop.Position, 0, n)
+	err = eachObject(raw, func(obj []byte) error {
+		pos, err := decodeGPSObject(dev, obj)
+		if err != nil {
+			return err
+		}
+		rec.Positions = append(rec.Positions, pos)
+		return nil
+	})
+	return rec, err
+}
+
+func newPosition(dev revloop.DeviceID) revloop.Position {
+	return revloop.Position{Device: dev, Lat: nan, Lon: nan, SpeedKmh: nan, HeadingDeg: nan,
+		HDOP: nan, Sats: -1, OdometerKm: nan}
+}
+
+func needLatLon(pos revloop.Position) error {
+	if pos.Lat != pos.Lat || pos.Lon != pos.Lon {
+		return malformed("fix at %s has no lat/lon", pos.Time.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+func decodeGPSObject(dev revloop.DeviceID, obj []byte) (revloop.Position, error) {
+	pos := newPosition(dev)
+	err := eachMember(obj, func(key string, v []byte) error {
+		switch key {
+		case "ts":
+			return tsField(v, &pos.Time)
+		case "lat":
+			return float(key, v, &pos.Lat)
+		case "lon":
+			return float(key, v, &pos.Lon)
+		case "speed_kmh":
+			return float(key, v, &pos.SpeedKmh)
+		case "heading_deg":
+			return float(key, v, &pos.HeadingDeg)
+		case "hdop":
+			return float(key, v, &pos.HDOP)
+		case "odometer_km":
+			return float(key, v, &pos.OdometerKm)
+		case "sats":
+			if isNull(v) {
+				return nil
+			}
+			n, err := jsonInt(v)
+			if err != nil {
+				return badField(key, err)
+			}
+			if n < 0 || n > 1000 {
+				return reject(ReasonOutOfRange, "sats %d out of range", n)
+			}
+			pos.Sats = int(n)
+		case "ignition":
+			if isNull(v) {
+				return nil
+			}
+			b, err := jsonBool(v)
+			if err != nil {
+				return badField(key, err)
+			}
+			pos.Ignition = &b
+		case "vehicle":
+			s, err := jsonString(v)
+			if err != nil {
+				return badField(key, err)
+			}
+			pos.Vehicle = s
+		case "device":
+			return checkDevice(dev, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return pos, err
+	}
+	if pos.Time.IsZero() {
+		return pos, missingTS("fix")
+	}
+	return pos, needLatLon(pos)
+}
