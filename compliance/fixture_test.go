@@ -59,9 +59,9 @@ func newFixture(t *testing.T) *fixture {
 		}
 		return res.Lots
 	}
-	tk1 := ticket("truck-1", 14000, 10000, t0)                     // 4000 kg net
-	tk2 := ticket("truck-2", 12500, 9500, t0.Add(2*time.Hour))     // 3000 kg net
-	tk3 := ticket("truck-1", 11200, 10000, t0.Add(26*time.Hour))   // 1200 kg net WEEE
+	tk1 := ticket("truck-1", 14000, 10000, t0)                   // 4000 kg net
+	tk2 := ticket("truck-2", 12500, 9500, t0.Add(2*time.Hour))   // 3000 kg net
+	tk3 := ticket("truck-1", 11200, 10000, t0.Add(26*time.Hour)) // 1200 kg net WEEE
 	mixed := apply(yard.TransitionRequest{Kind: "receive", Ticket: tk1.ID, Customer: "cust-a", Pickups: []string{"p1"}, RDCode: "R13", At: t0.Add(time.Minute),
 		Outputs: []yard.OutputLot{{Material: "mixed packaging", EWC: "15 01 06", Kg: 4000}}})
 	paper := apply(yard.TransitionRequest{Kind: "receive", Ticket: tk2.ID, Customer: "cust-b", Pickups: []string{"p2"}, RDCode: "R13", At: t0.Add(2*time.Hour + time.Minute),
@@ -84,4 +84,15 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.ship = ship
 	return f
+}
+
+// svc returns the compliance service over the fixture, with a fixed clock.
+func (f *fixture) svc() *Service {
+	return New(f.db, f.yard, Options{
+		Operator: Operator{
+			Yard:    Party{Name: "revloop Recycling Gent", Address: "Skaldenstraat 1, 9042 Gent", Permit: "OVAM-YARD-77"},
+			Carrier: Party{Name: "revloop-fleet", Registration: "CBDU-12345"},
+		},
+		Now: func() time.Time { return t0.Add(72 * time.Hour) },
+	})
 }

@@ -12,16 +12,26 @@ import (
 	"github.com/revloop/revloop/compliance/codes"
 	"github.com/revloop/revloop/report"
 	"github.com/revloop/revloop/store"
+	"github.com/revloop/revloop/yard"
 )
 
 // Service builds compliance documents from the state store.
 type Service struct {
-	db  *store.DB
-	now func() time.Time
+	db   *store.DB
+	yard *yard.Service
+	opts Options
 }
 
-// New returns a Service reading db.
-func New(db *store.DB) *Service { return &Service{db: db, now: time.Now} }
+// New returns a Service reading the yard's records in db.
+func New(db *store.DB, ys *yard.Service, opts Options) *Service {
+	if opts.Retention <= 0 {
+		opts.Retention = 3 * 365 * 24 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{db: db, yard: ys, opts: opts}
+}
 
 // Period is a half-open time range [From, To).
 type Period struct {
@@ -245,7 +255,7 @@ func (s *Service) PeriodReport(ctx context.Context, p Period, yard string) (*rep
 	if yard != "" {
 		sub = "Yard " + yard
 	}
-	r := &report.Report{Title: title, Subtitle: sub, From: p.From, To: p.To, Generated: s.now().UTC()}
+	r := &report.Report{Title: title, Subtitle: sub, From: p.From, To: p.To, Generated: s.opts.Now().UTC()}
 	r.Sections = append(r.Sections, report.Section{
 		Heading: "Summary",
 		Text:    "Received is the net weight of the weighbridge tickets received; the mass balance is received = shipped + disposed + recorded losses + change in stock, and any remainder is within the scales' tolerance.",

@@ -14,7 +14,7 @@ import (
 
 func TestPeriodTotalsReconcile(t *testing.T) {
 	f := newFixture(t)
-	s := New(f.db)
+	s := f.svc()
 	p := Period{From: t0.Add(-time.Hour), To: t0.Add(48 * time.Hour)}
 	tot, err := s.PeriodTotals(context.Background(), p, "")
 	if err != nil {
@@ -61,7 +61,7 @@ func TestPeriodTotalsReconcile(t *testing.T) {
 func TestPeriodTotalsWindow(t *testing.T) {
 	f := newFixture(t)
 	// Only the first day: two loads received, nothing shipped yet.
-	tot, err := New(f.db).PeriodTotals(context.Background(), Period{From: t0, To: t0.Add(24 * time.Hour)}, "yard-1")
+	tot, err := f.svc().PeriodTotals(context.Background(), Period{From: t0, To: t0.Add(24 * time.Hour)}, "yard-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestPeriodTotalsWindow(t *testing.T) {
 	if math.Abs(tot.UnaccountedKg) > 1e-9 {
 		t.Fatalf("unaccounted %v", tot.UnaccountedKg)
 	}
-	other, _ := New(f.db).PeriodTotals(context.Background(), Period{From: t0, To: t0.Add(24 * time.Hour)}, "yard-2")
+	other, _ := f.svc().PeriodTotals(context.Background(), Period{From: t0, To: t0.Add(24 * time.Hour)}, "yard-2")
 	if other.ReceivedKg != 0 {
 		t.Fatalf("yard-2 received %v", other.ReceivedKg)
 	}
@@ -104,8 +104,7 @@ func TestParsePeriod(t *testing.T) {
 
 func TestPeriodReportFormats(t *testing.T) {
 	f := newFixture(t)
-	s := New(f.db)
-	s.now = func() time.Time { return t0.Add(72 * time.Hour) }
+	s := f.svc()
 	r, _, err := s.PeriodReport(context.Background(), Period{From: t0, To: t0.Add(48 * time.Hour)}, "")
 	if err != nil {
 		t.Fatal(err)
