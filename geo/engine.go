@@ -190,6 +190,19 @@ type vehicle struct {
 
 const snapEvery = 64
 
+// touches reports whether any retained fix of the vehicle lies in b.
+func (v *vehicle) touches(b orb.Bound) bool {
+	if v.cur.havePos && b.Contains(v.cur.pos) {
+		return true
+	}
+	for _, fx := range v.hist {
+		if b.Contains(fx.p) {
+			return true
+		}
+	}
+	return false
+}
+
 // NewFenceEngine returns an engine over fences (which it does not copy;
 // do not change them afterwards).
 func NewFenceEngine(fences []*Fence, opts EngineOptions) *FenceEngine {
@@ -254,8 +267,8 @@ func (e *FenceEngine) AddFence(f *Fence) ([]Event, error) {
 				from = v.hist[0].t
 			}
 		}
-		if len(v.hist) == 0 && !v.cur.havePos {
-			continue
+		if !v.touches(f.Bound()) {
+			continue // never near the fence: no event, no state to rebuild
 		}
 		until := v.cur.t
 		if f.CreatedAt.After(until) {

@@ -166,8 +166,8 @@ func TestFenceEngineDrawnCases(t *testing.T) {
 			want: "enter f 08:00:30, dwell f 08:05:30, exit f 08:40:00",
 		},
 		{
-			name:  "single fix beyond the buffer is jitter",
-			opts:  EngineOptions{MinDwell: time.Hour},
+			name: "single fix beyond the buffer is jitter",
+			opts: EngineOptions{MinDwell: time.Hour},
 			fixes: func() []fixIn {
 				out := []fixIn{{base, center}, {base.Add(10 * time.Second), center}, {base.Add(20 * time.Second), east(center, 120)}}
 				for i := 3; i < 10; i++ {
@@ -397,5 +397,26 @@ func TestEventIDsAreDeterministic(t *testing.T) {
 		if _, ok := b.active[id]; !ok {
 			t.Errorf("id %s missing in the second run", id)
 		}
+	}
+}
+
+func TestAddFenceWithoutCreationTimeUsesHistory(t *testing.T) {
+	e := NewFenceEngine(nil, EngineOptions{})
+	c := newConsumer(t)
+	fixes := visit(base, 10*time.Second, 8*time.Minute)
+	for _, f := range fixes[:30] { // up to 08:04:50, inside since 08:00:40
+		c.apply(e.Observe("truck", f.t, f.p))
+	}
+	c.apply(e.Observe("far", base, east(center, 5000)))
+	evs, err := e.AddFence(square(t, "f", center, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.apply(evs)
+	for _, f := range fixes[30:] {
+		c.apply(e.Observe("truck", f.t, f.p))
+	}
+	if got, want := c.summary(), "enter f 08:00:40, dwell f 08:05:40, exit f 08:08:50"; got != want {
+		t.Errorf("events\n got: %s\nwant: %s", got, want)
 	}
 }
