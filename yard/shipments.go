@@ -60,6 +60,13 @@ func (s *Service) validateShipment(r *ShipmentRequest, actor string) error {
 	if len(r.Lots) == 0 || len(r.Lots) > 1000 {
 		return revloop.Invalid("lots", "between 1 and 1000 lots")
 	}
+	seen := map[string]bool{}
+	for _, id := range r.Lots {
+		if seen[id] {
+			return revloop.Invalid("lots", "lot %q listed twice", id)
+		}
+		seen[id] = true
+	}
 	if r.Operator == "" {
 		r.Operator = actor
 	}
