@@ -247,6 +247,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	wg.Wait()
 	close(sampleDone)
 	swg.Wait()
+	if c, ok := p.deps.Source.(interface{ Close() error }); ok {
+		if err := c.Close(); err != nil {
+			p.log.Warn("ingest: closing source", "err", err)
+		}
+	}
 	if srcErr != nil && !errors.Is(srcErr, context.Canceled) {
 		return fmt.Errorf("ingest: source: %w", srcErr)
 	}

@@ -1,0 +1,201 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"go.etcd.io/bbolt"
+)
+
+// Hook is an extra mochi hook with its configuration.
+type Hook struct {
+	Hook   mqtt.Hook
+	Config any
+}
+
+// Options configure the embedded broker.
+type Options struct {
+	// Addr is the plain TCP listener, e.g. ":1883" (":0" picks a free port).
+	Addr string
+	// TLSAddr, when set with TLSConfig, adds an MQTT over TLS listener.
+	TLSAddr   string
+	TLSConfig *tls.Config
+	// DataDir, when set, keeps sessions, subscriptions, in-flight and
+	// retained messages in DataDir/mqtt.bolt across restarts.
+	DataDir string
+	// InflightMax is how many unacknowledged QoS 1/2 messages the broker
+	// keeps per client (and so for a persistent session while its client is
+	// away); default and maximum 65535. Messages beyond it are dropped, so it
+	// bounds how far ingest may fall behind.
+	InflightMax int
+	// ReceiveMaximum is how many unacknowledged QoS messages a client may
+	// send concurrently; default 65535.
+	ReceiveMaximum int
+	// ClientWritesPending is the per-client outbound queue; default 65535.
+	ClientWritesPending int
+	// Hooks are added in order before the listeners start. When none of
+	// them handles authentication (OnConnectAuthenticate), AllowAll must be
+	// set, or New fails.
+	Hooks []Hook
+	// AllowAll admits every client and topic when no auth hook is given.
+	AllowAll bool
+}
+
+// ErrNoAuth is returned by New when no hook authenticates clients and
+// AllowAll is not set.
+var ErrNoAuth = errors.New("broker: no authentication hook and AllowAll not set")
+
+// Broker is the embedded MQTT broker.
+type Broker struct {
+	log  *slog.Logger
+	srv  *mqtt.Server
+	tcp  net.Listener
+	tls  net.Listener
+	done chan struct{}
+}
+
+// New builds the broker and opens its listeners (so Addr is known at once);
+// Run starts serving.
+func New(log *slog.Logger, opts Options) (*Broker, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Addr == "" {
+		opts.Addr = ":1883"
+	}
+	if opts.InflightMax <= 0 || opts.InflightMax > 65535 {
+		opts.InflightMax = 65535
+	}
+	if opts.ReceiveMaximum <= 0 || opts.ReceiveMaximum > 65535 {
+		opts.ReceiveMaximum = 65535
+	}
+	if opts.ClientWritesPending <= 0 {
+		opts.ClientWritesPending = 65535
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumInflight = uint16(opts.InflightMax)
+	caps.ReceiveMaximum = uint16(opts.ReceiveMaximum)
+	caps.MaximumClientWritesPending = int32(opts.ClientWritesPending)
+	caps.MaximumSessionExpiryInterval = 7 * 24 * 3600
+	srv := mqtt.New(&mqtt.Options{
+		Capabilities:             caps,
+		InlineClient:             true,
+		Logger:                   log.With("component", "mqtt-broker"),
+		SysTopicResendInterval:   0,
+		ClientNetWriteBufferSize: 32 << 10,
+		ClientNetReadBufferSize:  32 << 10,
+	})
+	hasAuth := false
+	for _, h := range opts.Hooks {
+		if h.Hook.Provides(mqtt.OnConnectAuthenticate) {
+			hasAuth = true
+		}
+		if err := srv.AddHook(h.Hook, h.Config); err != nil {
+			return nil, fmt.Errorf("broker: hook %s: %w", h.Hook.ID(), err)
+		}
+	}
+	if !hasAuth {
+		if !opts.AllowAll {
+			return nil, ErrNoAuth
+		}
+		if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+			return nil, fmt.Errorf("broker: allow-all hook: %w", err)
+		}
+	}
+	if opts.DataDir != "" {
+		if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("broker: %w", err)
+		}
+		err := srv.AddHook(new(bolt.Hook), &bolt.Options{
+			Path:    filepath.Join(opts.DataDir, "mqtt.bolt"),
+			Options: &bbolt.Options{Timeout: 2 * time.Second, NoSync: false},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("broker: session store: %w", err)
+		}
+	}
+	b := &Broker{log: log, srv: srv, done: make(chan struct{})}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("broker: listen %s: %w", opts.Addr, err)
+	}
+	b.tcp = ln
+	if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if opts.TLSAddr != "" && opts.TLSConfig != nil {
+		tl, err := tls.Listen("tcp", opts.TLSAddr, opts.TLSConfig)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("broker: listen tls %s: %w", opts.TLSAddr, err)
+		}
+		b.tls = tl
+		if err := srv.AddListener(listeners.NewNet("tls", tl)); err != nil {
+			ln.Close()
+			tl.Close()
+			return nil, fmt.Errorf("broker: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// Addr returns the address of the plain TCP listener.
+func (b *Broker) Addr() string { return b.tcp.Addr().String() }
+
+// TLSAddr returns the address of the TLS listener, or "".
+func (b *Broker) TLSAddr() string {
+	if b.tls == nil {
+		return ""
+	}
+	return b.tls.Addr().String()
+}
+
+// URL returns a tcp:// URL a client on this host can connect to.
+func (b *Broker) URL() string {
+	host, port, _ := net.SplitHostPort(b.Addr())
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "tcp://" + net.JoinHostPort(host, port)
+}
+
+// Server exposes the mochi server, e.g. for publishing inline.
+func (b *Broker) Server() *mqtt.Server { return b.srv }
+
+// Healthy reports whether the broker is serving.
+func (b *Broker) Healthy() error {
+	select {
+	case <-b.done:
+		return errors.New("broker: stopped")
+	default:
+		return nil
+	}
+}
+
+// Run serves until ctx ends, then closes every client and the session store.
+func (b *Broker) Run(ctx context.Context) error {
+	if err := b.srv.Serve(); err != nil {
+		close(b.done)
+		return fmt.Errorf("broker: serve: %w", err)
+	}
+	b.log.Info("mqtt broker listening", "addr", b.Addr(), "tls", b.TLSAddr())
+	<-ctx.Done()
+	err := b.srv.Close()
+	close(b.done)
+	if err != nil {
+		return fmt.Errorf("broker: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// MQTTConfig configures the MQTT source.
+type MQTTConfig struct {
+	// URL of the broker, e.g. tcp://127.0.0.1:1883 or ssl://host:8883.
+	URL string
+	// ClientID must be stable across restarts (the broker keeps the
+	// session, and so the unacknowledged messages, under it) and unique
+	// among ingest replicas.
+	ClientID           string
+	Username, Password string
+	// ShareGroup, when set, subscribes through $share/<group>/... so that
+	// replicas of one group each get a part of the stream.
+	ShareGroup string
+	// Filter is the subscription; default revloop/v1/+/+.
+	Filter    string
+	TLSConfig *tls.Config
+	// ConnectTimeout bounds one connection attempt; default 10s.
+	ConnectTimeout time.Duration
+}
+
+// MQTTSource receives device messages from a broker with QoS 1 over a
+// persistent session and hands them to the pipeline; the pipeline
+// acknowledges each after it is durably handled.
+type MQTTSource struct {
+	log       *slog.Logger
+	cfg       MQTTConfig
+	client    paho.Client
+	connected atomic.Bool
+
+	mu     sync.RWMutex
+	out    chan<- Message
+	closed bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+var _ Source = (*MQTTSource)(nil)
+
+// NewMQTTSource returns a source for cfg; it connects in Run.
+func NewMQTTSource(log *slog.Logger, cfg MQTTConfig) (*MQTTSource, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("ingest mqtt: no broker url")
+	}
+	if cfg.ClientID == "" {
+		return nil, errors.New("ingest mqtt: no client id")
+	}
+	if cfg.Filter == "" {
+		cfg.Filter = "revloop/v1/+/+"
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &MQTTSource{log: log, cfg: cfg, stop: make(chan struct{})}, nil
+}
+
+// Subscription returns the filter the source subscribes to.
+func (s *MQTTSource) Subscription() string {
+	if s.cfg.ShareGroup != "" {
+		return "$share/" + s.cfg.ShareGroup + "/" + s.cfg.Filter
+	}
+	return s.cfg.Filter
+}
+
+// Connected reports whether the client is connected to the broker.
+func (s *MQTTSource) Connected() bool { return s.connected.Load() }
+
+// handle is the paho message handler. It never blocks beyond the push into
+// the pipeline's bounded queue; messages the pipeline no longer takes are
+// left unacknowledged, so the broker delivers them again.
+func (s *MQTTSource) handle(_ paho.Client, m paho.Message) {
+	s.mu.RLock()
+	if s.closed || s.out == nil {
+		s.mu.RUnlock()
+		return
+	}
+	s.wg.Add(1)
+	out := s.out
+	s.mu.RUnlock()
+	defer s.wg.Done()
+	msg := Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now(), Ack: m.Ack}
+	select {
+	case out <- msg:
+	case <-s.stop:
+	}
+}
+
+// Run connects (retrying until ctx ends), subscribes on every connect and
+// delivers messages to out until ctx ends. The connection stays open after
+// Run returns so that the pipeline can still acknowledge; Close ends it.
+func (s *MQTTSource) Run(ctx context.Context, out chan<- Message) error {
+	s.mu.Lock()
+	s.out = out
+	s.mu.Unlock()
+	o := paho.NewClientOptions().
+		AddBroker(s.cfg.URL).
+		SetClientID(s.cfg.ClientID).
+		SetCleanSession(false).
+		SetOrderMatters(false).
+		SetAutoAckDisabled(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(10 * time.Second).
+		SetConnectTimeout(s.cfg.ConnectTimeout).
+		SetKeepAlive(30 * time.Second).
+		SetResumeSubs(true).
+		SetDefaultPublishHandler(s.handle).
+		SetOnConnectHandler(func(c paho.Client) {
+			s.connected.Store(true)
+			filter := s.Subscription()
+			s.log.Info("ingest: connected to broker", "url", s.cfg.URL, "client_id", s.cfg.ClientID, "subscription", filter)
+			tok := c.Subscribe(filter, 1, s.handle)
+			go func() {
+				if tok.WaitTimeout(30*time.Second) && tok.Error() != nil {
+					s.log.Error("ingest: subscribe failed", "filter", filter, "err", tok.Error())
+				}
+			}()
+		}).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			s.connected.Store(false)
+			s.log.Warn("ingest: broker connection lost; reconnecting", "err", err)
+		})
+	if s.cfg.Username != "" {
+		o.SetUsername(s.cfg.Username)
+		o.SetPassword(s.cfg.Password)
+	}
+	if s.cfg.TLSConfig != nil {
+		o.SetTLSConfig(s.cfg.TLSConfig)
+	}
+	s.client = paho.NewClient(o)
+	tok := s.client.Connect()
+	for !tok.WaitTimeout(200 * time.Millisecond) {
+		if ctx.Err() != nil {
+			s.shutdownIntake()
+			return nil
+		}
+	}
+	if err := tok.Error(); err != nil {
+		s.shutdownIntake()
+		return fmt.Errorf("connect %s: %w", s.cfg.URL, err)
+	}
+	<-ctx.Done()
+	s.shutdownIntake()
+	return nil
+}
+
+func (s *MQTTSource) shutdownIntake() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.stop)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// Close disconnects from the broker; unacknowledged messages stay in the
+// session for the next connection.
+func (s *MQTTSource) Close() error {
+	if s.client != nil {
+		s.client.Disconnect(500)
+	}
+	s.connected.Store(false)
+	return nil
+}
