@@ -433,3 +433,50 @@ func TestYardTicketCorrectionAPI(t *testing.T) {
 		t.Fatalf("custody %+v", rep)
 	}
 }
+
+// TestYardOpenAPIFragment checks that every yard and custody route is in
+// openapi/yard.json and every path there has a route.
+func TestYardOpenAPIFragment(t *testing.T) {
+	e := newYardEnv(t)
+	_ = e
+	frags, err := OpenAPIFragments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	frag, ok := frags["yard"]
+	if !ok {
+		t.Fatal("no yard fragment")
+	}
+	db := e.db
+	svc := e.svc
+	srv := New(slog.New(slog.DiscardHandler), Options{}, Deps{Auth: fakeTokens{}, Yard: YardDeps{Yard: svc, Custody: custody.Auditor{Q: db}}})
+	routes := map[string]bool{}
+	for _, r := range srv.Engine().Routes() {
+		if !strings.HasPrefix(r.Path, "/api/v1/yard") && !strings.HasPrefix(r.Path, "/api/v1/custody") {
+			continue
+		}
+		p := r.Path
+		for _, seg := range strings.Split(p, "/") {
+			if strings.HasPrefix(seg, ":") {
+				p = strings.Replace(p, seg, "{"+seg[1:]+"}", 1)
+			}
+		}
+		key := strings.ToLower(r.Method) + " " + p
+		routes[key] = true
+		var ops map[string]json.RawMessage
+		if err := json.Unmarshal(frag.Paths[p], &ops); err != nil || ops[strings.ToLower(r.Method)] == nil {
+			t.Errorf("route %s is not documented in openapi/yard.json", key)
+		}
+	}
+	for p, raw := range frag.Paths {
+		var ops map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &ops); err != nil {
+			t.Fatal(err)
+		}
+		for m := range ops {
+			if !routes[m+" "+p] {
+				t.Errorf("documented %s %s has no route", m, p)
+			}
+		}
+	}
+}
