@@ -3,6 +3,7 @@ package geo
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -46,8 +47,17 @@ type Event struct {
 	// Since is the enter time (exit and dwell events).
 	Since time.Time `json:"since,omitzero"`
 	// Duration is the time inside (exit) or the minimum dwell (dwell).
-	Duration  time.Duration `json:"duration_ns,omitempty"`
+	Duration  time.Duration `json:"-"`
 	Retracted bool          `json:"retracted,omitempty"`
+}
+
+// MarshalJSON encodes the event with Duration as duration_s (seconds).
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	return json.Marshal(struct {
+		plain
+		DurationS float64 `json:"duration_s,omitempty"`
+	}{plain(e), e.Duration.Seconds()})
 }
 
 func eventID(vehicle, fence string, kind EventKind, t time.Time) string {

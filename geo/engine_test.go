@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -418,5 +419,20 @@ func TestAddFenceWithoutCreationTimeUsesHistory(t *testing.T) {
 	}
 	if got, want := c.summary(), "enter f 08:00:40, dwell f 08:05:40, exit f 08:08:50"; got != want {
 		t.Errorf("events\n got: %s\nwant: %s", got, want)
+	}
+}
+
+func TestEventJSON(t *testing.T) {
+	ev := Event{ID: "x", Kind: EventExit, Vehicle: "v", Fence: "f", Time: base, Point: center, Since: base.Add(-time.Minute), Duration: 90 * time.Second}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["duration_s"] != 90.0 || m["kind"] != "fence_exit" || m["ts"] != "2026-03-03T08:00:00Z" || m["retracted"] != nil {
+		t.Errorf("json %s", b)
 	}
 }

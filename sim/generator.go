@@ -262,6 +262,7 @@ type binState struct {
 	boot    time.Time
 	seq     uint64
 	buf     []fillSample
+	fire    int
 }
 
 func (s *binState) advance(t time.Time) {
@@ -295,6 +296,13 @@ func (s *binState) sample(t time.Time) fillSample {
 	lvl = math.Max(0, math.Min(100, lvl))
 	hour := float64(t.In(Loc).Hour()) + float64(t.In(Loc).Minute())/60
 	temp := 9 + 6*math.Sin((hour-9)/24*2*math.Pi) + s.rng.NormFloat64()*0.4
+	if s.fire == 0 && s.rng.Float64() < 0.0003 {
+		s.fire = 3 // a smouldering fire in the container for three readings
+	}
+	if s.fire > 0 {
+		s.fire--
+		temp = 55 + 35*s.rng.Float64()
+	}
 	tilt := math.Abs(1.5 + s.rng.NormFloat64()*0.6)
 	if s.rng.Float64() < 0.002 {
 		tilt = 40 + 40*s.rng.Float64() // knocked over

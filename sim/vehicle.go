@@ -249,12 +249,26 @@ func (s *vehicleState) record(now time.Time) {
 	}
 	dev := s.v.Tracker
 	if len(s.buffer) > 0 {
-		burst := append(s.buffer, f)
+		backlog := s.buffer
 		s.buffer = nil
+		if s.rng.IntN(3) == 0 {
+			// Some trackers send the live fix first and the backlog
+			// right after it: the backlog then arrives out of order.
+			s.emitLive(f, now)
+			s.g.emit(dev, revloop.ChannelGPS, encodeGPSJSON(backlog, s.v.TrackerFormat == FormatJSONMs), backlog[0].t, now.Add(700*time.Millisecond), false)
+			return
+		}
 		// Trackers release a backlog as one JSON array whatever their live format.
+		burst := append(backlog, f)
 		s.g.emit(dev, revloop.ChannelGPS, encodeGPSJSON(burst, s.v.TrackerFormat == FormatJSONMs), burst[0].t, now, false)
 		return
 	}
+	s.emitLive(f, now)
+}
+
+// emitLive publishes one fix in the tracker's live format.
+func (s *vehicleState) emitLive(f fix, now time.Time) {
+	dev := s.v.Tracker
 	var p []byte
 	switch s.v.TrackerFormat {
 	case FormatNMEA:
