@@ -382,6 +382,6 @@ func runApp(ctx context.Context, e *env, args []string, r role) error {
 		fmt.Fprintf(e.stdout, "http %s\n", a.HTTPAddr())
 	}
 	err = a.Run(ctx)
-	e.log.Info("revloop "+string(r)+" stopped")
+	e.log.Info("revloop " + string(r) + " stopped")
 	return err
 }
