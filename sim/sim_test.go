@@ -348,3 +348,16 @@ func TestRunPacesBySpeedup(t *testing.T) {
 		t.Errorf("simulated %s despite the speed-up of 60", st.SimEnd.Sub(t0))
 	}
 }
+
+// BenchmarkGenerator measures how fast the simulator produces messages (a
+// world of 50 vehicles and 1,000 bins).
+func BenchmarkGenerator(b *testing.B) {
+	g := NewGenerator(NewWorld(1, 50, 1000), t0)
+	var bytes int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		bytes += int64(len(g.Next().Payload))
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/msg")
+}
