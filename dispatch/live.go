@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"math"
@@ -67,6 +65,7 @@ type Live struct {
 	fleet  map[revloop.DeviceID]Vehicle // by tracker
 	dirty  atomic.Bool
 	snap   atomic.Pointer[Snapshot]
+	gen    atomic.Uint64
 	reload chan struct{}
 }
 
@@ -83,7 +82,7 @@ func NewLive(log *slog.Logger, opts LiveOptions, vehicles VehicleSource, latest 
 	l := &Live{log: log, opts: opts, vehicles: vehicles, latest: latest, hub: NewHub(opts.StreamBuffer),
 		fixes: map[revloop.DeviceID]revloop.Position{}, fills: map[revloop.DeviceID]revloop.FillReading{},
 		fleet: map[revloop.DeviceID]Vehicle{}, reload: make(chan struct{}, 1)}
-	l.snap.Store(encodeSnapshot(nil, time.Now()))
+	l.snap.Store(encodeSnapshot(nil, time.Now(), 0))
 	return l
 }
 
@@ -159,15 +158,7 @@ func (l *Live) Invalidate() {
 // Run loads the fleet and the newest stored fixes, then keeps the snapshot
 // fresh until ctx ends.
 func (l *Live) Run(ctx context.Context) error {
-	l.loadVehicles(ctx)
-	if l.latest != nil {
-		ps, err := l.latest.LatestPositions(ctx)
-		if err != nil {
-			l.log.Warn("live: loading latest positions", "err", err)
-		}
-		l.Observe(ctx, []ingest.Record{{Positions: ps}})
-	}
-	l.Rebuild()
+	l.Load(ctx)
 	tick := time.NewTicker(l.opts.Refresh)
 	defer tick.Stop()
 	vtick := time.NewTicker(l.opts.VehicleRefresh)
@@ -188,6 +179,21 @@ func (l *Live) Run(ctx context.Context) error {
 			l.Rebuild()
 		}
 	}
+}
+
+// Load reads the fleet and the newest stored fixes and builds the first
+// snapshot; Run calls it. Failures are logged: the view then fills from
+// live fixes.
+func (l *Live) Load(ctx context.Context) {
+	l.loadVehicles(ctx)
+	if l.latest != nil {
+		ps, err := l.latest.LatestPositions(ctx)
+		if err != nil {
+			l.log.Warn("live: loading latest positions", "err", err)
+		}
+		l.Observe(ctx, []ingest.Record{{Positions: ps}})
+	}
+	l.Rebuild()
 }
 
 // Refresh reloads the vehicle list and rebuilds the snapshot at once.
@@ -238,10 +244,10 @@ func (l *Live) Rebuild() {
 		buf = encodePosition(buf, r.p, r.v.Plate)
 		feats[i] = buf[start:]
 	}
-	l.snap.Store(encodeSnapshot(feats, time.Now()))
+	l.snap.Store(encodeSnapshot(feats, time.Now(), l.gen.Add(1)))
 }
 
-func encodeSnapshot(feats [][]byte, now time.Time) *Snapshot {
+func encodeSnapshot(feats [][]byte, now time.Time, gen uint64) *Snapshot {
 	var b bytes.Buffer
 	b.WriteString(`{"type":"FeatureCollection","features":[`)
 	for i, f := range feats {
@@ -252,12 +258,11 @@ func encodeSnapshot(feats [][]byte, now time.Time) *Snapshot {
 	}
 	b.WriteString(`]}`)
 	body := b.Bytes()
-	sum := sha256.Sum256(body)
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
 	zw.Write(body)
 	zw.Close()
-	return &Snapshot{JSON: body, Gzip: gz.Bytes(), ETag: `"` + hex.EncodeToString(sum[:12]) + `"`, Built: now, Count: len(feats)}
+	return &Snapshot{JSON: body, Gzip: gz.Bytes(), ETag: `"` + strconv.FormatInt(now.UnixNano(), 36) + "-" + strconv.FormatUint(gen, 36) + `"`, Built: now, Count: len(feats)}
 }
 
 // encodePosition appends a GeoJSON Point Feature for p.
