@@ -195,31 +195,40 @@ func (s *Service) gradesOf(ctx context.Context, received []yard.Lot) ([]grade, e
 
 // Receipts returns the receipts of every load received in the period.
 func (s *Service) Receipts(ctx context.Context, p Period, progress func(done, total int)) ([]Receipt, error) {
+	var out []Receipt
+	err := s.EachReceipt(ctx, p, func(r Receipt) error { out = append(out, r); return nil }, progress)
+	return out, err
+}
+
+// EachReceipt calls fn with the receipt of every load received in the
+// period, oldest first, building one at a time so that a long period streams.
+func (s *Service) EachReceipt(ctx context.Context, p Period, fn func(Receipt) error, progress func(done, total int)) error {
 	rows, err := s.db.Query(ctx, `SELECT id FROM yard_transitions WHERE kind = 'receive' AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, id`,
 		store.Millis(p.From), store.Millis(p.To))
 	if err != nil {
-		return nil, fmt.Errorf("receipts: %w", err)
+		return fmt.Errorf("receipts: %w", err)
 	}
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("receipts: %w", err)
+			return fmt.Errorf("receipts: %w", err)
 		}
 		ids = append(ids, id)
 	}
 	rows.Close()
-	out := make([]Receipt, 0, len(ids))
 	for i, id := range ids {
 		r, err := s.ReceiptFor(ctx, id)
 		if err != nil {
-			return out, err
+			return err
 		}
-		out = append(out, r)
+		if err := fn(r); err != nil {
+			return err
+		}
 		if progress != nil {
 			progress(i+1, len(ids))
 		}
 	}
-	return out, nil
+	return nil
 }

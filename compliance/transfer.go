@@ -265,6 +265,14 @@ func containment(l yard.Lot) string {
 // with transfer time in the period, oldest first. progress, when not nil,
 // is called after each note with the count done and the total.
 func (s *Service) Notes(ctx context.Context, p Period, progress func(done, total int)) ([]TransferNote, error) {
+	var out []TransferNote
+	err := s.EachNote(ctx, p, func(n TransferNote) error { out = append(out, n); return nil }, progress)
+	return out, err
+}
+
+// EachNote calls fn with each note of the period in turn, so that a long
+// period streams instead of being built in memory.
+func (s *Service) EachNote(ctx context.Context, p Period, fn func(TransferNote) error, progress func(done, total int)) error {
 	type ref struct {
 		kind, id string
 		ms       int64
@@ -274,13 +282,13 @@ func (s *Service) Notes(ctx context.Context, p Period, progress func(done, total
 		UNION ALL SELECT 'load', id, ts_ms FROM yard_transitions WHERE kind = 'receive' AND ts_ms >= ? AND ts_ms < ?`,
 		store.Millis(p.From), store.Millis(p.To), store.Millis(p.From), store.Millis(p.To))
 	if err != nil {
-		return nil, fmt.Errorf("transfer notes: %w", err)
+		return fmt.Errorf("transfer notes: %w", err)
 	}
 	for rows.Next() {
 		var r ref
 		if err := rows.Scan(&r.kind, &r.id, &r.ms); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("transfer notes: %w", err)
+			return fmt.Errorf("transfer notes: %w", err)
 		}
 		refs = append(refs, r)
 	}
@@ -291,18 +299,19 @@ func (s *Service) Notes(ctx context.Context, p Period, progress func(done, total
 		}
 		return refs[i].id < refs[j].id
 	})
-	out := make([]TransferNote, 0, len(refs))
 	for i, r := range refs {
 		n, err := s.IssueNote(ctx, r.kind, r.id)
 		if err != nil {
-			return out, err
+			return err
 		}
-		out = append(out, n)
+		if err := fn(n); err != nil {
+			return err
+		}
 		if progress != nil {
 			progress(i+1, len(refs))
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // NotesReport lays notes out as a report: one table row per waste line, for
