@@ -36,7 +36,7 @@ func withCustomers(t *testing.T, f *fixture) {
 			exec(`INSERT INTO pickup_history (pickup_id, from_status, to_status, actor, at_ms) VALUES (?, 'planned', 'collected', 'driver', ?)`, id, ms(collected))
 		}
 	}
-	pickup("p1", "cust-a", "s-a1", "delivered", 5000, -4*time.Hour, 0, -time.Hour)        // on time; estimate 5 t for 4 t weighed
+	pickup("p1", "cust-a", "s-a1", "delivered", 5000, -4*time.Hour, 0, -time.Hour)            // on time; estimate 5 t for 4 t weighed
 	pickup("p2", "cust-b", "s-b1", "collected", 3000, -6*time.Hour, -3*time.Hour, -time.Hour) // late
 	pickup("p3", "cust-a", "s-a2", "missed", 100, 2*time.Hour, 4*time.Hour, 0)
 	exec(`INSERT INTO complaints (id, customer_id, subject_kind, text, opened_ms, resolved_ms, outcome) VALUES ('c1', 'cust-a', 'pickup', 'missed our bins', ?, ?, 'rescheduled')`, ms(5*time.Hour), ms(11*time.Hour))
