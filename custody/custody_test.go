@@ -8,21 +8,17 @@ import (
 	"time"
 
 	"github.com/revloop/revloop/store"
+	"github.com/revloop/revloop/store/storetest"
 )
 
-func openDB(t testing.TB) *store.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
+func openDB(t testing.TB) *store.DB { return storetest.Migrated(t, storetest.SQLite) }
+
+// backends are the state stores the chain tests run on; PostgreSQL is
+// skipped unless REVLOOP_TEST_DATABASE_URL is set.
+var backends = []struct {
+	name string
+	open func(testing.TB) *store.DB
+}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}}
 
 func appendN(t testing.TB, db *store.DB, l *Log, n int) {
 	t.Helper()
@@ -145,37 +141,76 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			`UPDATE custody_log SET seq = 3 WHERE seq = -1`}, 2, "prev_hash"},
 		{"rehashed entry", nil, 5, "prev_hash"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			db := openDB(t)
-			ctx := context.Background()
-			appendN(t, db, New(nil), 10)
-			stmts := c.sql
-			if c.name == "rehashed entry" {
-				// An edit that recomputes the entry's own hash still breaks the next link.
-				es, err := Entries(ctx, db, "", 3, 1)
+	for _, b := range backends {
+		for _, c := range cases {
+			t.Run(b.name+"/"+c.name, func(t *testing.T) {
+				db := storetest.Migrated(t, b.open)
+				ctx := context.Background()
+				appendN(t, db, New(nil), 10)
+				stmts := c.sql
+				if c.name == "rehashed entry" {
+					// An edit that recomputes the entry's own hash still breaks the next link.
+					es, err := Entries(ctx, db, "", 3, 1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					e := es[0]
+					p := strings.Replace(string(e.Payload), `"i":3`, `"i":33`, 1)
+					h := Hash(e.Seq, e.Time.UnixMilli(), e.Kind, e.Subject, []byte(p), e.PrevHash)
+					stmts = []string{`UPDATE custody_log SET payload = '` + p + `', hash = '` + h + `' WHERE seq = 4`}
+				}
+				for _, s := range stmts {
+					if _, err := db.Exec(ctx, s); err != nil {
+						t.Fatal(err)
+					}
+				}
+				rep, err := Verify(ctx, db, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				e := es[0]
-				p := strings.Replace(string(e.Payload), `"i":3`, `"i":33`, 1)
-				h := Hash(e.Seq, e.Time.UnixMilli(), e.Kind, e.Subject, []byte(p), e.PrevHash)
-				stmts = []string{`UPDATE custody_log SET payload = '` + p + `', hash = '` + h + `' WHERE seq = 4`}
+				if rep.OK || rep.FirstBad == nil {
+					t.Fatalf("tampering not detected: %+v", rep)
+				}
+				if rep.FirstBad.Seq != c.wantSeq || !strings.Contains(rep.FirstBad.Reason, c.reason) {
+					t.Fatalf("first bad = %+v, want seq %d with %q", rep.FirstBad, c.wantSeq, c.reason)
+				}
+			})
+		}
+	}
+}
+
+// TestConcurrentAppends checks that appenders racing for the chain head
+// never fork the chain.
+func TestConcurrentAppends(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			db := storetest.Migrated(t, b.open)
+			ctx := context.Background()
+			l := New(nil)
+			const workers, each = 4, 10
+			errs := make(chan error, workers)
+			for w := 0; w < workers; w++ {
+				go func() {
+					for i := 0; i < each; i++ {
+						if err := db.InTx(ctx, func(tx *store.Tx) error {
+							_, err := l.Append(ctx, tx, Record{Kind: "k", Subject: "s", Payload: map[string]int{"w": w, "i": i}})
+							return err
+						}); err != nil {
+							errs <- err
+							return
+						}
+					}
+					errs <- nil
+				}()
 			}
-			for _, s := range stmts {
-				if _, err := db.Exec(ctx, s); err != nil {
+			for w := 0; w < workers; w++ {
+				if err := <-errs; err != nil {
 					t.Fatal(err)
 				}
 			}
 			rep, err := Verify(ctx, db, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.OK || rep.FirstBad == nil {
-				t.Fatalf("tampering not detected: %+v", rep)
-			}
-			if rep.FirstBad.Seq != c.wantSeq || !strings.Contains(rep.FirstBad.Reason, c.reason) {
-				t.Fatalf("first bad = %+v, want seq %d with %q", rep.FirstBad, c.wantSeq, c.reason)
+			if err != nil || !rep.OK || rep.Entries != workers*each {
+				t.Fatalf("Verify = %+v, %v", rep, err)
 			}
 		})
 	}

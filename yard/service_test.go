@@ -12,6 +12,7 @@ import (
 	"github.com/revloop/revloop"
 	"github.com/revloop/revloop/custody"
 	"github.com/revloop/revloop/store"
+	"github.com/revloop/revloop/store/storetest"
 	"github.com/revloop/revloop/yard/yardtest"
 )
 
@@ -31,17 +32,25 @@ func (c *clock) Set(t time.Time) {
 	}
 }
 
-func newService(t testing.TB) (*Service, *clock) {
+// backends are the state stores the service tests run on; PostgreSQL is
+// skipped unless REVLOOP_TEST_DATABASE_URL is set.
+var backends = []struct {
+	name string
+	open func(testing.TB) *store.DB
+}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}}
+
+// onBackends runs f once per backend.
+func onBackends(t *testing.T, f func(t *testing.T, open func(testing.TB) *store.DB)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { f(t, b.open) })
+	}
+}
+
+func newService(t testing.TB) (*Service, *clock) { return newServiceOn(t, storetest.SQLite) }
+
+func newServiceOn(t testing.TB, open func(testing.TB) *store.DB) (*Service, *clock) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Migrated(t, open)
 	c := &clock{t: day}
 	svc, err := New(db, nil, Options{Now: c.Now})
 	if err != nil {
@@ -154,63 +163,65 @@ func feed(t testing.TB, obs *Observer, c *clock, recs []ingestRecord, times int)
 }
 
 func TestObserverTickets(t *testing.T) {
-	for _, times := range []int{1, 2} {
-		t.Run("delivered"+string(rune('0'+times))+"x", func(t *testing.T) {
-			svc, c := newService(t)
-			configure(t, svc)
-			sim := yardtest.New("gate-1", "scale-1", 1)
-			sim.Visit(yardtest.Visit{VehicleEPC: epcTruck1, Containers: []string{epcBin1}, Arrive: day.Add(time.Minute), GrossKg: 14000, TareKg: 8000})
-			sim.Visit(yardtest.Visit{VehicleEPC: epcTruck2, Arrive: day.Add(time.Minute + 20*time.Second), GrossKg: 11000, SkipTare: true, Stay: 5 * time.Minute})
-			obs := NewObserver(svc, nil)
-			feed(t, obs, c, sim.Records(40), times)
-			ctx := context.Background()
-			ps, err := svc.Passages(ctx, PassageFilter{Yard: "y1"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var dirs []string
-			for _, p := range ps {
-				dirs = append(dirs, p.TagRef+":"+string(p.Direction))
-				if p.TagKind == TagContainer && (p.Vehicle != "truck-1" || p.VehiclePassage == "") {
-					t.Errorf("container passage not linked to its truck: %+v", p)
+	onBackends(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		for _, times := range []int{1, 2} {
+			t.Run("delivered"+string(rune('0'+times))+"x", func(t *testing.T) {
+				svc, c := newServiceOn(t, open)
+				configure(t, svc)
+				sim := yardtest.New("gate-1", "scale-1", 1)
+				sim.Visit(yardtest.Visit{VehicleEPC: epcTruck1, Containers: []string{epcBin1}, Arrive: day.Add(time.Minute), GrossKg: 14000, TareKg: 8000})
+				sim.Visit(yardtest.Visit{VehicleEPC: epcTruck2, Arrive: day.Add(time.Minute + 20*time.Second), GrossKg: 11000, SkipTare: true, Stay: 5 * time.Minute})
+				obs := NewObserver(svc, nil)
+				feed(t, obs, c, sim.Records(40), times)
+				ctx := context.Background()
+				ps, err := svc.Passages(ctx, PassageFilter{Yard: "y1"})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if want := []string{"truck-1:in", "bin-1:in", "truck-2:in", "truck-2:out", "truck-1:out"}; !slices.Equal(dirs, want) {
-				t.Fatalf("passages %v, want %v", dirs, want)
-			}
-			ts, err := svc.Tickets(ctx, TicketFilter{Yard: "y1"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(ts) != 2 {
-				t.Fatalf("tickets %+v", ts)
-			}
-			t1, t2 := ts[0], ts[1]
-			if t1.Number != 1 || t1.Vehicle != "truck-1" || t1.Status != TicketComplete || t1.TareSource != TareWeighed ||
-				math.Abs(*t1.NetKg-6000) > 10 || t1.PassageIn == "" || t1.PassageOut == "" || t1.Version != 2 {
-				t.Errorf("ticket 1 = %+v", t1)
-			}
-			if t2.Number != 2 || t2.Vehicle != "truck-2" || t2.Status != TicketComplete || t2.TareSource != TareStored ||
-				math.Abs(*t2.NetKg-3500) > 10 || t2.Version != 1 {
-				t.Errorf("ticket 2 = %+v", t2)
-			}
-			ws, err := svc.Weighings(ctx, WeighingFilter{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var st []string
-			for _, w := range ws {
-				st = append(st, w.Status)
-			}
-			if want := []string{WeighingGross, WeighingGross, WeighingTare}; !slices.Equal(st, want) {
-				t.Errorf("weighing statuses %v, want %v", st, want)
-			}
-			rep, err := custody.Verify(ctx, svc.db, nil)
-			if err != nil || !rep.OK || rep.Entries != 3 {
-				t.Errorf("custody %+v %v, want 3 ticket versions", rep, err)
-			}
-		})
-	}
+				var dirs []string
+				for _, p := range ps {
+					dirs = append(dirs, p.TagRef+":"+string(p.Direction))
+					if p.TagKind == TagContainer && (p.Vehicle != "truck-1" || p.VehiclePassage == "") {
+						t.Errorf("container passage not linked to its truck: %+v", p)
+					}
+				}
+				if want := []string{"truck-1:in", "bin-1:in", "truck-2:in", "truck-2:out", "truck-1:out"}; !slices.Equal(dirs, want) {
+					t.Fatalf("passages %v, want %v", dirs, want)
+				}
+				ts, err := svc.Tickets(ctx, TicketFilter{Yard: "y1"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ts) != 2 {
+					t.Fatalf("tickets %+v", ts)
+				}
+				t1, t2 := ts[0], ts[1]
+				if t1.Number != 1 || t1.Vehicle != "truck-1" || t1.Status != TicketComplete || t1.TareSource != TareWeighed ||
+					math.Abs(*t1.NetKg-6000) > 10 || t1.PassageIn == "" || t1.PassageOut == "" || t1.Version != 2 {
+					t.Errorf("ticket 1 = %+v", t1)
+				}
+				if t2.Number != 2 || t2.Vehicle != "truck-2" || t2.Status != TicketComplete || t2.TareSource != TareStored ||
+					math.Abs(*t2.NetKg-3500) > 10 || t2.Version != 1 {
+					t.Errorf("ticket 2 = %+v", t2)
+				}
+				ws, err := svc.Weighings(ctx, WeighingFilter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var st []string
+				for _, w := range ws {
+					st = append(st, w.Status)
+				}
+				if want := []string{WeighingGross, WeighingGross, WeighingTare}; !slices.Equal(st, want) {
+					t.Errorf("weighing statuses %v, want %v", st, want)
+				}
+				rep, err := custody.Verify(ctx, svc.db, nil)
+				if err != nil || !rep.OK || rep.Entries != 3 {
+					t.Errorf("custody %+v %v, want 3 ticket versions", rep, err)
+				}
+			})
+		}
+	})
 }
 
 // receivedLot makes a complete manual ticket and receives it into one lot.
@@ -230,236 +241,244 @@ func receivedLot(t testing.TB, svc *Service, kg float64) Lot {
 }
 
 func TestTransitionFlow(t *testing.T) {
-	svc, _ := newService(t)
-	ctx := context.Background()
-	in := receivedLot(t, svc, 1000)
-	sorted, err := svc.Apply(ctx, TransitionRequest{Kind: KindSort, Inputs: []string{in.ID}, RDCode: "R12", Station: "sort-1",
-		Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 600}, {Material: "paper", EWC: "150101", Kg: 380},
-			{Material: "residue", EWC: "191212", Kg: 15, Residue: true}}, LossKg: 3}, "k1", "op")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pet, paper, residue := sorted.Lots[0], sorted.Lots[1], sorted.Lots[2]
-	bale, err := svc.Apply(ctx, TransitionRequest{Kind: KindCompact, Inputs: []string{pet.ID}, RDCode: "R12",
-		Outputs: []OutputLot{{Kg: 300, Tag: "B1"}, {Kg: 299, Tag: "B2"}}}, "", "op")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bale.Lots[0].Material != "PET" || bale.Lots[0].EWC != "150102" || bale.Lots[0].Stage != StageCompacted {
-		t.Fatalf("bale did not inherit material: %+v", bale.Lots[0])
-	}
-	if _, err := svc.Apply(ctx, TransitionRequest{Kind: KindDispose, Inputs: []string{residue.ID}, RDCode: "D1"}, "", "op"); err != nil {
-		t.Fatal(err)
-	}
-	sh, err := svc.Ship(ctx, ShipmentRequest{Lots: []string{bale.Lots[0].ID, bale.Lots[1].ID}, Receiver: Receiver{Name: "PolyRec", Site: "Plant 2", Permit: "EPR-1"},
-		Carrier: "Haul Co", Vehicle: "HX-12", RDCode: "R3", NetKg: ptr(598)}, "s1", "op")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sh.Kg != 599 || len(sh.Lots) != 2 || sh.Lots[0].Stage != StageShipped {
-		t.Fatalf("shipment %+v", sh)
-	}
-	again, err := svc.Ship(ctx, ShipmentRequest{Lots: []string{bale.Lots[0].ID, bale.Lots[1].ID}, Receiver: Receiver{Name: "PolyRec", Site: "Plant 2", Permit: "EPR-1"},
-		Carrier: "Haul Co", Vehicle: "HX-12", RDCode: "R3", NetKg: ptr(598), At: sh.Time}, "s1", "op")
-	if err != nil || !again.Replayed || again.ID != sh.ID {
-		t.Fatalf("shipment retry = %+v, %v", again, err)
-	}
-	d, err := svc.Lot(ctx, pet.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(d.Parents) != 1 || d.Parents[0] != in.ID || len(d.Children) != 2 || len(d.History) != 2 || d.Lot.ConsumedBy == "" {
-		t.Fatalf("lot detail %+v", d)
-	}
-	g, err := svc.Graph(ctx, bale.Lots[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, l := range g.Lots {
-		ids = append(ids, l.ID)
-	}
-	if want := []string{in.ID, pet.ID, bale.Lots[0].ID}; !slices.Equal(ids, want) || len(g.Edges) != 2 {
-		t.Fatalf("graph of a bale: lots %v edges %v, want its ancestors %v", ids, g.Edges, want)
-	}
-	if g, err = svc.Graph(ctx, in.ID); err != nil || len(g.Lots) != 6 || len(g.Edges) != 5 {
-		t.Fatalf("graph of the received lot: %+v %v, want it and its 5 descendants", g, err)
-	}
-	stock, err := svc.Stock(ctx, "y1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(stock) != 1 || stock[0].Material != "paper" || stock[0].Kg != 380 || stock[0].Stage != StageSorted {
-		t.Fatalf("stock %+v", stock)
-	}
-	b, err := svc.MassBalance(ctx, "y1", time.Time{}, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.ReceivedKg != 1000 || b.ShippedKg != 599 || b.DisposedKg != 15 || b.LossKg != 3 || b.DifferenceKg != 3 || b.StockDeltaKg != 380 {
-		t.Fatalf("balance %+v", b)
-	}
-	_ = paper
-	rep, err := custody.Verify(ctx, svc.db, nil)
-	if err != nil || !rep.OK {
-		t.Fatalf("custody %+v %v", rep, err)
-	}
+	onBackends(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		svc, _ := newServiceOn(t, open)
+		ctx := context.Background()
+		in := receivedLot(t, svc, 1000)
+		sorted, err := svc.Apply(ctx, TransitionRequest{Kind: KindSort, Inputs: []string{in.ID}, RDCode: "R12", Station: "sort-1",
+			Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 600}, {Material: "paper", EWC: "150101", Kg: 380},
+				{Material: "residue", EWC: "191212", Kg: 15, Residue: true}}, LossKg: 3}, "k1", "op")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pet, paper, residue := sorted.Lots[0], sorted.Lots[1], sorted.Lots[2]
+		bale, err := svc.Apply(ctx, TransitionRequest{Kind: KindCompact, Inputs: []string{pet.ID}, RDCode: "R12",
+			Outputs: []OutputLot{{Kg: 300, Tag: "B1"}, {Kg: 299, Tag: "B2"}}}, "", "op")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bale.Lots[0].Material != "PET" || bale.Lots[0].EWC != "150102" || bale.Lots[0].Stage != StageCompacted {
+			t.Fatalf("bale did not inherit material: %+v", bale.Lots[0])
+		}
+		if _, err := svc.Apply(ctx, TransitionRequest{Kind: KindDispose, Inputs: []string{residue.ID}, RDCode: "D1"}, "", "op"); err != nil {
+			t.Fatal(err)
+		}
+		sh, err := svc.Ship(ctx, ShipmentRequest{Lots: []string{bale.Lots[0].ID, bale.Lots[1].ID}, Receiver: Receiver{Name: "PolyRec", Site: "Plant 2", Permit: "EPR-1"},
+			Carrier: "Haul Co", Vehicle: "HX-12", RDCode: "R3", NetKg: ptr(598)}, "s1", "op")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sh.Kg != 599 || len(sh.Lots) != 2 || sh.Lots[0].Stage != StageShipped {
+			t.Fatalf("shipment %+v", sh)
+		}
+		again, err := svc.Ship(ctx, ShipmentRequest{Lots: []string{bale.Lots[0].ID, bale.Lots[1].ID}, Receiver: Receiver{Name: "PolyRec", Site: "Plant 2", Permit: "EPR-1"},
+			Carrier: "Haul Co", Vehicle: "HX-12", RDCode: "R3", NetKg: ptr(598), At: sh.Time}, "s1", "op")
+		if err != nil || !again.Replayed || again.ID != sh.ID {
+			t.Fatalf("shipment retry = %+v, %v", again, err)
+		}
+		d, err := svc.Lot(ctx, pet.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Parents) != 1 || d.Parents[0] != in.ID || len(d.Children) != 2 || len(d.History) != 2 || d.Lot.ConsumedBy == "" {
+			t.Fatalf("lot detail %+v", d)
+		}
+		g, err := svc.Graph(ctx, bale.Lots[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, l := range g.Lots {
+			ids = append(ids, l.ID)
+		}
+		if want := []string{in.ID, pet.ID, bale.Lots[0].ID}; !slices.Equal(ids, want) || len(g.Edges) != 2 {
+			t.Fatalf("graph of a bale: lots %v edges %v, want its ancestors %v", ids, g.Edges, want)
+		}
+		if g, err = svc.Graph(ctx, in.ID); err != nil || len(g.Lots) != 6 || len(g.Edges) != 5 {
+			t.Fatalf("graph of the received lot: %+v %v, want it and its 5 descendants", g, err)
+		}
+		stock, err := svc.Stock(ctx, "y1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stock) != 1 || stock[0].Material != "paper" || stock[0].Kg != 380 || stock[0].Stage != StageSorted {
+			t.Fatalf("stock %+v", stock)
+		}
+		b, err := svc.MassBalance(ctx, "y1", time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.ReceivedKg != 1000 || b.ShippedKg != 599 || b.DisposedKg != 15 || b.LossKg != 3 || b.DifferenceKg != 3 || b.StockDeltaKg != 380 {
+			t.Fatalf("balance %+v", b)
+		}
+		_ = paper
+		rep, err := custody.Verify(ctx, svc.db, nil)
+		if err != nil || !rep.OK {
+			t.Fatalf("custody %+v %v", rep, err)
+		}
+	})
 }
 
 func TestTransitionRefusals(t *testing.T) {
-	svc, _ := newService(t)
-	ctx := context.Background()
-	received := receivedLot(t, svc, 1000)
-	sortRes, err := svc.Apply(ctx, TransitionRequest{Kind: KindSort, Inputs: []string{receivedLot(t, svc, 500).ID}, RDCode: "R12",
-		Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 500}}}, "", "op")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sortedLot := sortRes.Lots[0]
-	shipped, err := svc.Apply(ctx, TransitionRequest{Kind: KindSort, Inputs: []string{receivedLot(t, svc, 200).ID}, RDCode: "R12",
-		Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 200}}}, "", "op")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Ship(ctx, ShipmentRequest{Lots: []string{shipped.Lots[0].ID}, Receiver: Receiver{Name: "R", Site: "S", Permit: "P"},
-		Carrier: "C", Vehicle: "V", RDCode: "R3"}, "", "op"); err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		name    string
-		req     TransitionRequest
-		kind    error
-		allowed []string
-		mass    bool
-	}{
-		{"creates mass", TransitionRequest{Kind: KindSort, Inputs: []string{received.ID}, RDCode: "R12",
-			Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 700}, {Material: "paper", EWC: "150101", Kg: 400}}}, revloop.ErrInvalid, nil, true},
-		{"loses mass silently", TransitionRequest{Kind: KindSort, Inputs: []string{received.ID}, RDCode: "R12",
-			Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 900}}}, revloop.ErrInvalid, nil, true},
-		{"skips sorting", TransitionRequest{Kind: KindCompact, Inputs: []string{received.ID}, RDCode: "R12",
-			Outputs: []OutputLot{{Kg: 1000}}}, revloop.ErrConflict, []string{StageSorted, StageDisposed}, false},
-		{"touches a consumed lot", TransitionRequest{Kind: KindSort, Inputs: []string{sortRes.Transition.Inputs[0].Lot}, RDCode: "R12",
-			Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 500}}}, revloop.ErrConflict, []string{}, false},
-		{"touches a shipped lot", TransitionRequest{Kind: KindDispose, Inputs: []string{shipped.Lots[0].ID}, RDCode: "D1"},
-			revloop.ErrConflict, []string{}, false},
-		{"goes backwards", TransitionRequest{Kind: KindSort, Inputs: []string{sortedLot.ID}, RDCode: "R12",
-			Outputs: []OutputLot{{Kg: 500}}}, revloop.ErrConflict, []string{StageCompacted, StageShredded, StageShipped, StageDisposed}, false},
-		{"bad ewc", TransitionRequest{Kind: KindSort, Inputs: []string{received.ID}, RDCode: "R12",
-			Outputs: []OutputLot{{Material: "PET", EWC: "1501", Kg: 1000}}}, revloop.ErrInvalid, nil, false},
-		{"bad rd code", TransitionRequest{Kind: KindSort, Inputs: []string{received.ID}, RDCode: "R13",
-			Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 1000}}}, revloop.ErrInvalid, nil, false},
-		{"unknown lot", TransitionRequest{Kind: KindSort, Inputs: []string{"LOT-99999999"}, RDCode: "R12",
-			Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 1}}}, revloop.ErrInvalid, nil, false},
-		{"second input bad", TransitionRequest{Kind: KindCompact, Inputs: []string{sortedLot.ID, received.ID}, RDCode: "R12",
-			Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 1500}}}, revloop.ErrConflict, []string{StageSorted, StageDisposed}, false},
-	}
-	tables := []string{"yard_lots", "yard_transitions", "yard_lot_links", "yard_lot_history", "custody_log", "yard_counters"}
-	before := map[string]int{}
-	for _, tb := range tables {
-		before[tb] = mustCount(t, svc, tb)
-	}
-	var counter int
-	_ = svc.db.QueryRow(ctx, `SELECT next FROM yard_counters WHERE name = 'lot'`).Scan(&counter)
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := svc.Apply(ctx, c.req, "", "op")
-			if !errors.Is(err, c.kind) {
-				t.Fatalf("err = %v, want %v", err, c.kind)
-			}
-			var te *revloop.TransitionError
-			if c.allowed != nil {
-				if !errors.As(err, &te) || !slices.Equal(te.Extras()["allowed"].([]string), c.allowed) {
-					t.Fatalf("err = %v, want allowed %v", err, c.allowed)
+	onBackends(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		svc, _ := newServiceOn(t, open)
+		ctx := context.Background()
+		received := receivedLot(t, svc, 1000)
+		sortRes, err := svc.Apply(ctx, TransitionRequest{Kind: KindSort, Inputs: []string{receivedLot(t, svc, 500).ID}, RDCode: "R12",
+			Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 500}}}, "", "op")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sortedLot := sortRes.Lots[0]
+		shipped, err := svc.Apply(ctx, TransitionRequest{Kind: KindSort, Inputs: []string{receivedLot(t, svc, 200).ID}, RDCode: "R12",
+			Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 200}}}, "", "op")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Ship(ctx, ShipmentRequest{Lots: []string{shipped.Lots[0].ID}, Receiver: Receiver{Name: "R", Site: "S", Permit: "P"},
+			Carrier: "C", Vehicle: "V", RDCode: "R3"}, "", "op"); err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			name    string
+			req     TransitionRequest
+			kind    error
+			allowed []string
+			mass    bool
+		}{
+			{"creates mass", TransitionRequest{Kind: KindSort, Inputs: []string{received.ID}, RDCode: "R12",
+				Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 700}, {Material: "paper", EWC: "150101", Kg: 400}}}, revloop.ErrInvalid, nil, true},
+			{"loses mass silently", TransitionRequest{Kind: KindSort, Inputs: []string{received.ID}, RDCode: "R12",
+				Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 900}}}, revloop.ErrInvalid, nil, true},
+			{"skips sorting", TransitionRequest{Kind: KindCompact, Inputs: []string{received.ID}, RDCode: "R12",
+				Outputs: []OutputLot{{Kg: 1000}}}, revloop.ErrConflict, []string{StageSorted, StageDisposed}, false},
+			{"touches a consumed lot", TransitionRequest{Kind: KindSort, Inputs: []string{sortRes.Transition.Inputs[0].Lot}, RDCode: "R12",
+				Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 500}}}, revloop.ErrConflict, []string{}, false},
+			{"touches a shipped lot", TransitionRequest{Kind: KindDispose, Inputs: []string{shipped.Lots[0].ID}, RDCode: "D1"},
+				revloop.ErrConflict, []string{}, false},
+			{"goes backwards", TransitionRequest{Kind: KindSort, Inputs: []string{sortedLot.ID}, RDCode: "R12",
+				Outputs: []OutputLot{{Kg: 500}}}, revloop.ErrConflict, []string{StageCompacted, StageShredded, StageShipped, StageDisposed}, false},
+			{"bad ewc", TransitionRequest{Kind: KindSort, Inputs: []string{received.ID}, RDCode: "R12",
+				Outputs: []OutputLot{{Material: "PET", EWC: "1501", Kg: 1000}}}, revloop.ErrInvalid, nil, false},
+			{"bad rd code", TransitionRequest{Kind: KindSort, Inputs: []string{received.ID}, RDCode: "R13",
+				Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 1000}}}, revloop.ErrInvalid, nil, false},
+			{"unknown lot", TransitionRequest{Kind: KindSort, Inputs: []string{"LOT-99999999"}, RDCode: "R12",
+				Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 1}}}, revloop.ErrInvalid, nil, false},
+			{"second input bad", TransitionRequest{Kind: KindCompact, Inputs: []string{sortedLot.ID, received.ID}, RDCode: "R12",
+				Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 1500}}}, revloop.ErrConflict, []string{StageSorted, StageDisposed}, false},
+		}
+		tables := []string{"yard_lots", "yard_transitions", "yard_lot_links", "yard_lot_history", "custody_log", "yard_counters"}
+		before := map[string]int{}
+		for _, tb := range tables {
+			before[tb] = mustCount(t, svc, tb)
+		}
+		var counter int
+		_ = svc.db.QueryRow(ctx, `SELECT next FROM yard_counters WHERE name = 'lot'`).Scan(&counter)
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				_, err := svc.Apply(ctx, c.req, "", "op")
+				if !errors.Is(err, c.kind) {
+					t.Fatalf("err = %v, want %v", err, c.kind)
 				}
-			}
-			var mb *MassBalanceError
-			if c.mass != errors.As(err, &mb) {
-				t.Fatalf("err = %v, mass balance error %v", err, c.mass)
-			}
-			if c.mass {
-				x := mb.Extras()
-				if x["inputs_kg"] != 1000.0 || x["tolerance_kg"] != 5.0 || x["difference_kg"] == 0.0 {
-					t.Fatalf("extras %v", x)
+				var te *revloop.TransitionError
+				if c.allowed != nil {
+					if !errors.As(err, &te) || !slices.Equal(te.Extras()["allowed"].([]string), c.allowed) {
+						t.Fatalf("err = %v, want allowed %v", err, c.allowed)
+					}
 				}
-			}
-			for _, tb := range tables {
-				if n := mustCount(t, svc, tb); n != before[tb] {
-					t.Errorf("%s has %d rows after a refused transition, had %d", tb, n, before[tb])
+				var mb *MassBalanceError
+				if c.mass != errors.As(err, &mb) {
+					t.Fatalf("err = %v, mass balance error %v", err, c.mass)
 				}
-			}
-			var after int
-			_ = svc.db.QueryRow(ctx, `SELECT next FROM yard_counters WHERE name = 'lot'`).Scan(&after)
-			if after != counter {
-				t.Errorf("lot counter moved from %d to %d", counter, after)
-			}
-		})
-	}
+				if c.mass {
+					x := mb.Extras()
+					if x["inputs_kg"] != 1000.0 || x["tolerance_kg"] != 5.0 || x["difference_kg"] == 0.0 {
+						t.Fatalf("extras %v", x)
+					}
+				}
+				for _, tb := range tables {
+					if n := mustCount(t, svc, tb); n != before[tb] {
+						t.Errorf("%s has %d rows after a refused transition, had %d", tb, n, before[tb])
+					}
+				}
+				var after int
+				_ = svc.db.QueryRow(ctx, `SELECT next FROM yard_counters WHERE name = 'lot'`).Scan(&after)
+				if after != counter {
+					t.Errorf("lot counter moved from %d to %d", counter, after)
+				}
+			})
+		}
+	})
 }
 
 func TestIdempotencyKey(t *testing.T) {
-	svc, _ := newService(t)
-	ctx := context.Background()
-	l := receivedLot(t, svc, 100)
-	req := TransitionRequest{Kind: KindSort, Inputs: []string{l.ID}, RDCode: "R12", At: day,
-		Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 100}}}
-	first, err := svc.Apply(ctx, req, "key-1", "op")
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := svc.Apply(ctx, req, "key-1", "op")
-	if err != nil || !again.Replayed || again.Transition.ID != first.Transition.ID || again.Lots[0].ID != first.Lots[0].ID {
-		t.Fatalf("retry = %+v, %v", again, err)
-	}
-	req.Outputs[0].Kg = 99
-	if _, err := svc.Apply(ctx, req, "key-1", "op"); !errors.Is(err, revloop.ErrConflict) {
-		t.Fatalf("different body under the same key: %v", err)
-	}
-	if n := mustCount(t, svc, "yard_transitions"); n != 2 {
-		t.Fatalf("%d transitions stored, want 2 (receive, sort)", n)
-	}
+	onBackends(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		svc, _ := newServiceOn(t, open)
+		ctx := context.Background()
+		l := receivedLot(t, svc, 100)
+		req := TransitionRequest{Kind: KindSort, Inputs: []string{l.ID}, RDCode: "R12", At: day,
+			Outputs: []OutputLot{{Material: "PET", EWC: "150102", Kg: 100}}}
+		first, err := svc.Apply(ctx, req, "key-1", "op")
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := svc.Apply(ctx, req, "key-1", "op")
+		if err != nil || !again.Replayed || again.Transition.ID != first.Transition.ID || again.Lots[0].ID != first.Lots[0].ID {
+			t.Fatalf("retry = %+v, %v", again, err)
+		}
+		req.Outputs[0].Kg = 99
+		if _, err := svc.Apply(ctx, req, "key-1", "op"); !errors.Is(err, revloop.ErrConflict) {
+			t.Fatalf("different body under the same key: %v", err)
+		}
+		if n := mustCount(t, svc, "yard_transitions"); n != 2 {
+			t.Fatalf("%d transitions stored, want 2 (receive, sort)", n)
+		}
+	})
 }
 
 func TestTicketCorrectionsAndNumbers(t *testing.T) {
-	svc, _ := newService(t)
-	ctx := context.Background()
-	if err := svc.PutTare(ctx, Tare{Vehicle: "truck-2", Kg: 7000}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := svc.CreateTicket(ctx, ManualTicket{Yard: "y1", Vehicle: "truck-1", GrossKg: 12000, Reason: "scale down"}, "op")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.CreateTicket(ctx, ManualTicket{Yard: "y1", Vehicle: "truck-1", GrossKg: 1000, TareKg: ptr(2000), Reason: "x"}, "op"); !errors.Is(err, revloop.ErrInvalid) {
-		t.Fatalf("tare above gross accepted: %v", err)
-	}
-	b, err := svc.CreateTicket(ctx, ManualTicket{Yard: "y1", Vehicle: "truck-2", GrossKg: 9000, UseStoredTare: true, Reason: "scale down"}, "op")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := svc.CreateTicket(ctx, ManualTicket{Yard: "y2", Vehicle: "truck-2", GrossKg: 9000, Reason: "scale down"}, "op")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Number != 1 || b.Number != 2 || other.Number != 1 || *b.NetKg != 2000 || b.Status != TicketComplete || a.Status != TicketOpen {
-		t.Fatalf("numbers/net: %+v %+v %+v", a, b, other)
-	}
-	c, err := svc.CorrectTicket(ctx, a.ID, Correction{TareKg: ptr(8000), RouteID: strp("R-7"), Reason: "tare read off the display"}, "sup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Version != 2 || *c.NetKg != 4000 || c.RouteID != "R-7" || c.Status != TicketComplete {
-		t.Fatalf("corrected %+v", c)
-	}
-	if _, err := svc.CorrectTicket(ctx, a.ID, Correction{GrossKg: ptr(1), Reason: "x", ExpectedVersion: 1}, "sup"); !errors.Is(err, revloop.ErrConflict) {
-		t.Fatalf("stale version accepted: %v", err)
-	}
-	if _, err := svc.CorrectTicket(ctx, a.ID, Correction{GrossKg: ptr(13000)}, "sup"); !errors.Is(err, revloop.ErrInvalid) {
-		t.Fatalf("correction without reason accepted: %v", err)
-	}
-	h, err := svc.TicketHistory(ctx, a.ID)
-	if err != nil || len(h) != 2 || h[0].TareKg != nil || *h[1].TareKg != 8000 || h[1].Reason == "" {
-		t.Fatalf("history %+v %v", h, err)
-	}
+	onBackends(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		svc, _ := newServiceOn(t, open)
+		ctx := context.Background()
+		if err := svc.PutTare(ctx, Tare{Vehicle: "truck-2", Kg: 7000}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := svc.CreateTicket(ctx, ManualTicket{Yard: "y1", Vehicle: "truck-1", GrossKg: 12000, Reason: "scale down"}, "op")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CreateTicket(ctx, ManualTicket{Yard: "y1", Vehicle: "truck-1", GrossKg: 1000, TareKg: ptr(2000), Reason: "x"}, "op"); !errors.Is(err, revloop.ErrInvalid) {
+			t.Fatalf("tare above gross accepted: %v", err)
+		}
+		b, err := svc.CreateTicket(ctx, ManualTicket{Yard: "y1", Vehicle: "truck-2", GrossKg: 9000, UseStoredTare: true, Reason: "scale down"}, "op")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := svc.CreateTicket(ctx, ManualTicket{Yard: "y2", Vehicle: "truck-2", GrossKg: 9000, Reason: "scale down"}, "op")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Number != 1 || b.Number != 2 || other.Number != 1 || *b.NetKg != 2000 || b.Status != TicketComplete || a.Status != TicketOpen {
+			t.Fatalf("numbers/net: %+v %+v %+v", a, b, other)
+		}
+		c, err := svc.CorrectTicket(ctx, a.ID, Correction{TareKg: ptr(8000), RouteID: strp("R-7"), Reason: "tare read off the display"}, "sup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Version != 2 || *c.NetKg != 4000 || c.RouteID != "R-7" || c.Status != TicketComplete {
+			t.Fatalf("corrected %+v", c)
+		}
+		if _, err := svc.CorrectTicket(ctx, a.ID, Correction{GrossKg: ptr(1), Reason: "x", ExpectedVersion: 1}, "sup"); !errors.Is(err, revloop.ErrConflict) {
+			t.Fatalf("stale version accepted: %v", err)
+		}
+		if _, err := svc.CorrectTicket(ctx, a.ID, Correction{GrossKg: ptr(13000)}, "sup"); !errors.Is(err, revloop.ErrInvalid) {
+			t.Fatalf("correction without reason accepted: %v", err)
+		}
+		h, err := svc.TicketHistory(ctx, a.ID)
+		if err != nil || len(h) != 2 || h[0].TareKg != nil || *h[1].TareKg != 8000 || h[1].Reason == "" {
+			t.Fatalf("history %+v %v", h, err)
+		}
+	})
 }
 
 func strp(s string) *string { return &s }
