@@ -40,6 +40,9 @@ type engine struct {
 	restrict bool
 	K        int
 	scale    float64 // typical edge cost, for the annealing temperature
+	// distOnly: every vehicle costs CostPerDist per distance alone, the
+	// same for all, so distance deltas screen local-search moves.
+	distOnly bool
 }
 
 // route is one vehicle's customers with cached totals and schedules.
@@ -111,6 +114,12 @@ func newEngine(p *Problem) *engine {
 		e.veh = append(e.veh, vi)
 	}
 	e.nclass = len(classes)
+	e.distOnly = true
+	for _, v := range e.veh {
+		if v.ct != 0 || v.fix != 0 || v.cd != e.veh[0].cd || v.cd <= 0 {
+			e.distOnly = false
+		}
+	}
 	return e
 }
 
@@ -124,7 +133,7 @@ func (e *engine) prepare() {
 	if K < 0 {
 		K = 0
 	}
-	e.K = 40
+	e.K = int(envf("VRP_K", 40))
 	e.restrict = len(act) > int(envf("VRP_RESTRICT", 400))
 	e.nbr = make([][]int32, e.n)
 	tmp := make([]int32, 0, len(act))

@@ -67,7 +67,11 @@ type worker struct {
 	// recycled objects
 	freeSols   []*solution
 	freeRoutes []*route
+	ls         lsState
 }
+
+// lsK is the number of neighbours local search tries per customer.
+const lsK = 20
 
 func (w *worker) newID() uint64 { w.nextID++; return w.nextID }
 
@@ -509,6 +513,7 @@ func (w *worker) anneal(ctx context.Context, opt Options, start time.Time, limit
 	}
 	w.removed = w.removed[:0]
 	w.recreate(cur, 0)
+	w.localSearch(cur, lsK, 50, nil)
 	best := cur
 	if len(e.active) == 0 {
 		return best
@@ -556,6 +561,11 @@ func (w *worker) anneal(ctx context.Context, opt Options, start time.Time, limit
 			w.release(cand, true)
 		}
 	}
+	if cur != best {
+		w.release(cur, false)
+	}
+	best = w.clone(best)
+	w.localSearch(best, lsK, 100, nil)
 	if prog != nil {
 		prog(Progress{Elapsed: time.Since(start), Iteration: iters, Best: best.cost, Fraction: 1})
 	}
