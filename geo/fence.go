@@ -51,6 +51,8 @@ type Fence struct {
 	CreatedAt time.Time
 
 	bound orb.Bound
+	// lonM, latM: meters per degree at the circle's centre (fast Contains).
+	lonM, latM float64
 }
 
 // NewPolygonFence returns a validated polygon fence. An open ring is closed.
@@ -89,6 +91,7 @@ func (f *Fence) init() error {
 			return fmt.Errorf("fence %s: %w: radius_m %v not in (0, 100000]", f.ID, ErrBadFence, f.RadiusM)
 		}
 		lonM, latM := MetersPerDegree(f.Center[1])
+		f.lonM, f.latM = lonM, latM
 		dlon, dlat := f.RadiusM/math.Max(lonM, 1), f.RadiusM/latM
 		f.bound = orb.Bound{Min: orb.Point{f.Center[0] - dlon, f.Center[1] - dlat}, Max: orb.Point{f.Center[0] + dlon, f.Center[1] + dlat}}
 	case FencePolygon:
@@ -129,7 +132,12 @@ func (f *Fence) Contains(p orb.Point) bool {
 		return false
 	}
 	if f.Kind == FenceCircle {
-		return DistanceM(f.Center, p) <= f.RadiusM
+		// Local equirectangular distance: within a circle of at most
+		// 100 km it differs from the great circle by far less than GPS
+		// noise.
+		dx := (p[0] - f.Center[0]) * f.lonM
+		dy := (p[1] - f.Center[1]) * f.latM
+		return dx*dx+dy*dy <= f.RadiusM*f.RadiusM
 	}
 	if !ringContains(f.Polygon[0], p) {
 		return false

@@ -7,8 +7,9 @@ import (
 )
 
 // DefaultCellDeg is the default grid cell size of an Index in degrees
-// (about 1.1 km north-south, 0.7 km east-west at 51°N).
-const DefaultCellDeg = 0.01
+// (about 445 m north-south, 280 m east-west at 51°N: a few fences per cell
+// for typical site sizes).
+const DefaultCellDeg = 0.004
 
 // maxCellsPerFence is how many grid cells a fence's bounding box may cover
 // before the fence goes to the list of large fences, which every query
