@@ -133,8 +133,8 @@ func (e *engine) prepare() {
 	if K < 0 {
 		K = 0
 	}
-	e.K = int(envf("VRP_K", 40))
-	e.restrict = len(act) > int(envf("VRP_RESTRICT", 400))
+	e.K = 20
+	e.restrict = len(act) > 400
 	e.nbr = make([][]int32, e.n)
 	tmp := make([]int32, 0, len(act))
 	sum, cnt := 0.0, 0

@@ -5,10 +5,8 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -518,7 +516,8 @@ func (w *worker) anneal(ctx context.Context, opt Options, start time.Time, limit
 	if len(e.active) == 0 {
 		return best
 	}
-	t0, tf := envf("VRP_T0", 10)*e.scale, envf("VRP_TF", 0.1)*e.scale
+	// temperatures relative to the typical edge cost (tuned on X instances)
+	t0, tf := 10*e.scale, 0.1*e.scale
 	cbar := math.Min(10, math.Max(1, float64(len(e.active))/4))
 	lastProg := time.Now()
 	frac := 0.0
@@ -659,11 +658,4 @@ func Repair(ctx context.Context, p *Problem, init *Solution) (*Solution, error) 
 	w.removed = w.removed[:0]
 	w.recreate(s, 0)
 	return e.export(s, reasons), nil
-}
-
-func envf(k string, d float64) float64 {
-	if v, err := strconv.ParseFloat(os.Getenv(k), 64); err == nil {
-		return v
-	}
-	return d
 }

@@ -196,3 +196,33 @@ func TestSolveTwoCapacities(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLocalSearchImprovesAndStaysFeasible(t *testing.T) {
+	p, err := LoadInstance("testdata/R201.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(p)
+	e.precheck()
+	e.prepare()
+	w := &worker{e: e, rng: newRnd(5), stamp: make([]uint32, e.n+len(e.veh)+1)}
+	s := w.emptySolution()
+	w.removed = w.removed[:0]
+	w.recreate(s, 0.5) // a poor start: half the positions blinked
+	before := s.cost
+	w.localSearch(s, lsK, 100, nil)
+	if s.cost > before+1e-9 {
+		t.Fatalf("local search raised the cost from %v to %v", before, s.cost)
+	}
+	if s.cost >= before-1e-9 {
+		t.Errorf("local search found nothing to improve on a poor start (%v)", before)
+	}
+	got := e.export(s, nil)
+	rep, err := Check(p, got, CheckOptions{RequireAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := rep.Cost - s.cost; d > 1e-3*rep.Cost || d < -1e-3*rep.Cost {
+		t.Errorf("tracked cost %v, checker %v", s.cost, rep.Cost)
+	}
+}
