@@ -640,10 +640,8 @@ func (e *FenceEngine) checkDwell(vid string, f *Fence, fs *fstate, t time.Time, 
 func (e *FenceEngine) prune(v *vehicle) {
 	cutoff := v.maxSeen.Add(-e.opts.History)
 	j := 0
-	for k := 1; k < len(v.snaps); k++ {
-		if v.snaps[k].n > 0 && v.hist[v.snaps[k].n-1].t.Before(cutoff) {
-			j = k
-		}
+	for k := 1; k < len(v.snaps) && v.snaps[k].n > 0 && v.hist[v.snaps[k].n-1].t.Before(cutoff); k++ {
+		j = k // snapshots are in time order: stop at the first one to keep
 	}
 	if j == 0 {
 		return

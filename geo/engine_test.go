@@ -436,3 +436,28 @@ func TestEventJSON(t *testing.T) {
 		t.Errorf("json %s", b)
 	}
 }
+
+func TestFenceEngineBoundsHistory(t *testing.T) {
+	e := NewFenceEngine(twoFences(t), EngineOptions{History: time.Hour})
+	c := newConsumer(t)
+	var fixes []fixIn
+	for d := time.Duration(0); d < 4*time.Hour; d += 5 * time.Second {
+		fixes = append(fixes, fixIn{base.Add(d), east(center, 3000+float64(d/time.Second%100))})
+	}
+	for _, f := range fixes {
+		c.apply(e.Observe("truck", f.t, f.p))
+	}
+	v := e.vehicles["truck"]
+	if n := len(v.hist); n > int(time.Hour/(5*time.Second))+2*snapEvery {
+		t.Errorf("%d fixes retained with one hour of history", n)
+	}
+	// A fix older than the retained history is counted, not applied.
+	c.apply(e.Observe("truck", base.Add(10*time.Minute), center))
+	c.apply(e.Observe("truck", base.Add(10*time.Minute+5*time.Second), center))
+	if st := e.Stats(); st.TooLate != 2 {
+		t.Errorf("too late = %d, want 2", st.TooLate)
+	}
+	if len(c.active) != 0 {
+		t.Errorf("events from fixes older than the history: %s", c.summary())
+	}
+}
