@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -108,6 +109,9 @@ func runBenchRoute(ctx context.Context, e *env, args []string) error {
 			rep, cerr := vrp.Check(p, sol, vrp.CheckOptions{RequireAll: true})
 			r.cost, r.ok = rep.Cost, cerr == nil
 			r.gap = 100 * (r.cost - r.bks) / r.bks
+			if math.Abs(r.gap) < 0.005 {
+				r.gap = 0
+			}
 			status := ""
 			if !r.ok {
 				status = "  INVALID: " + cerr.Error()
