@@ -45,6 +45,12 @@ type Config struct {
 	// Rate caps the wall-clock publishing rate in messages per second; 0 is
 	// no cap.
 	Rate float64
+	// AllowFuture lets simulated time run ahead of the wall clock. By
+	// default a message is never published before its send time, so a
+	// backfill from a past Start with a large Speedup catches up with the
+	// present and then continues in real time (receivers reject
+	// future-dated messages).
+	AllowFuture bool
 	// MaxMessages stops after that many messages; 0 is no limit.
 	MaxMessages int64
 	// StatsEvery is the wall-clock interval of progress lines (default 5s).
@@ -175,11 +181,15 @@ func Run(ctx context.Context, cfg Config, pub Publisher) (Stats, error) {
 		if !end.IsZero() && !next.Before(end) {
 			break
 		}
+		var due time.Time
 		if cfg.Speedup > 0 {
-			due := wallStart.Add(time.Duration(float64(next.Sub(g.start)) / cfg.Speedup))
-			if !wait(due) {
-				break
-			}
+			due = wallStart.Add(time.Duration(float64(next.Sub(g.start)) / cfg.Speedup))
+		}
+		if !cfg.AllowFuture && next.After(due) {
+			due = next
+		}
+		if !wait(due) {
+			break
 		}
 		if cfg.Rate > 0 && !lastSend.IsZero() {
 			if !wait(lastSend.Add(time.Duration(float64(time.Second) / cfg.Rate))) {

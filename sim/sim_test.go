@@ -361,3 +361,32 @@ func BenchmarkGenerator(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/msg")
 }
+
+func TestRunNeverPublishesAheadOfTheWallClock(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := &fakePublisher{}
+	pub.fail = func(m Message) error {
+		if m.SendTime.After(time.Now().Add(time.Second)) {
+			t.Errorf("published %s at wall time %s", m.SendTime, time.Now())
+		}
+		return nil
+	}
+	// Starting 20 simulated seconds ago at 1000x: the backlog goes out at
+	// once, then the run has to wait for the wall clock.
+	start := time.Now().Add(-20 * time.Second)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		cancel()
+	}()
+	st, err := Run(ctx, Config{Seed: 1, Vehicles: 2, Bins: 5, Start: start, Speedup: 1000}, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sent == 0 {
+		t.Error("nothing published from the backlog")
+	}
+	if st.SimEnd.After(time.Now().Add(time.Second)) {
+		t.Errorf("simulated time %s ran ahead of the wall clock", st.SimEnd)
+	}
+}

@@ -30,7 +30,8 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 		bins      = fs.Int("bins", 100, "number of bins")
 		duration  = fs.Duration("duration", 0, "simulated time to run (0 = until interrupted)")
 		startS    = fs.String("start", "", "simulated start: RFC 3339 time, or a negative duration relative to now (e.g. -168h); empty = now")
-		speedup   = fs.Float64("speedup", 1, "simulated seconds per wall-clock second (1 = real time, 3600 = an hour per second); negative = as fast as the broker takes")
+		speedup   = fs.Float64("speedup", 1, "simulated seconds per wall-clock second (1 = real time, 3600 = an hour per second); negative = as fast as the broker takes. Simulated time never passes the wall clock unless --allow-future: --start -168h --speedup 3600 backfills a week in about 3 minutes, then runs live")
+		future    = fs.Bool("allow-future", false, "let simulated time run ahead of the wall clock (messages then carry future timestamps)")
 		rate      = fs.Float64("rate", 0, "cap on published messages per wall-clock second (0 = no cap)")
 		creds     = fs.String("credentials", "", "CSV file device_id,secret: one MQTT connection per device (username = device id)")
 		username  = fs.String("username", "", "username of the single connection (password from env REVLOOP_MQTT_PASSWORD or --password-file)")
@@ -104,7 +105,7 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	defer pub.Close()
 	fmt.Fprintf(e.stderr, "simulate: %s seed %d, %d vehicles, %d bins, start %s, speedup %g\n",
 		*url, *seed, *vehicles, *bins, start.UTC().Format(time.RFC3339), *speedup)
-	st, err := sim.Run(ctx, sim.Config{World: w, Start: start, Duration: *duration, Speedup: *speedup, Rate: *rate,
+	st, err := sim.Run(ctx, sim.Config{World: w, Start: start, Duration: *duration, Speedup: *speedup, Rate: *rate, AllowFuture: *future,
 		MaxMessages: *maxMsgs, StatsEvery: *statsIvl, Progress: e.stderr, Log: e.log}, pub)
 	if err != nil {
 		return err
