@@ -35,7 +35,8 @@ func New(db *store.DB, ys *yard.Service, opts Options) *Service {
 
 // Period is a half-open time range [From, To).
 type Period struct {
-	From, To time.Time
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
 }
 
 // ParsePeriod validates a report period given as RFC 3339 times or dates
