@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 	"time"
@@ -103,27 +104,35 @@ func Canonical(v any) ([]byte, error) {
 // It is returned as lower-case hex.
 func Hash(seq, tsMs int64, kind, subject string, payload []byte, prevHash string) string {
 	var sum [32]byte
-	hashInto(&sum, seq, tsMs, kind, subject, payload, prevHash)
+	newHasher().sum(&sum, seq, tsMs, []byte(kind), []byte(subject), payload, []byte(prevHash))
 	return hex.EncodeToString(sum[:])
 }
 
-func hashInto(out *[32]byte, seq, tsMs int64, kind, subject string, payload []byte, prevHash string) {
-	var scratch [24]byte
-	h := sha256.New()
-	h.Write([]byte(hashDomain))
-	field := func(b []byte) {
-		var l [8]byte
-		binary.BigEndian.PutUint64(l[:], uint64(len(b)))
-		h.Write(l[:])
-		h.Write(b)
-	}
-	field(strconv.AppendInt(scratch[:0], seq, 10))
-	field(strconv.AppendInt(scratch[:0], tsMs, 10))
-	field([]byte(kind))
-	field([]byte(subject))
-	field(payload)
-	field([]byte(prevHash))
-	h.Sum(out[:0])
+// hasher computes entry hashes reusing one digest and scratch buffer.
+type hasher struct {
+	h       hash.Hash
+	scratch [32]byte
+}
+
+func newHasher() *hasher { return &hasher{h: sha256.New()} }
+
+func (x *hasher) field(b []byte) {
+	var l [8]byte
+	binary.BigEndian.PutUint64(l[:], uint64(len(b)))
+	x.h.Write(l[:])
+	x.h.Write(b)
+}
+
+func (x *hasher) sum(out *[32]byte, seq, tsMs int64, kind, subject, payload, prevHash []byte) {
+	x.h.Reset()
+	x.h.Write([]byte(hashDomain))
+	x.field(strconv.AppendInt(x.scratch[:0], seq, 10))
+	x.field(strconv.AppendInt(x.scratch[:0], tsMs, 10))
+	x.field(kind)
+	x.field(subject)
+	x.field(payload)
+	x.field(prevHash)
+	x.h.Sum(out[:0])
 }
 
 // Append adds one entry in tx, which must be a transaction that also holds
