@@ -12,6 +12,8 @@ import (
 	"net"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,7 +150,34 @@ func benchAuth(ctx context.Context, e *env, args []string) error {
 type stormResult struct {
 	n, ok, refused int
 	elapsed        time.Duration
+	cpu            time.Duration // process CPU time (broker, hook, store and the clients), -1 if unknown
 	lat            []time.Duration
+}
+
+// processCPU returns the CPU time this process used so far (Linux
+// /proc/self/stat; -1 elsewhere). Dividing it among the connects gives a
+// figure that does not depend on what else the machine is running.
+func processCPU() time.Duration {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return -1
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return -1
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / ticks
 }
 
 func (r stormResult) print(w io.Writer, label string) {
@@ -162,6 +191,11 @@ func (r stormResult) print(w io.Writer, label string) {
 	fmt.Fprintf(w, "%-40s %6d connects in %8s = %8.0f connects/s (accepted %d, refused %d; p50 %s, p99 %s)\n",
 		label, r.n, r.elapsed.Round(time.Millisecond), float64(r.n)/r.elapsed.Seconds(), r.ok, r.refused,
 		q(0.5).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond))
+	if r.cpu > 0 {
+		per := r.cpu / time.Duration(r.n)
+		fmt.Fprintf(w, "%-40s CPU %s = %s per connect = %.0f connects per CPU-second (clients included)\n",
+			"", r.cpu.Round(time.Millisecond), per.Round(time.Microsecond), float64(time.Second)/float64(per))
+	}
 }
 
 // connectStorm opens one MQTT connection per index with conc workers: TCP
@@ -172,6 +206,7 @@ func connectStorm(ctx context.Context, addr string, creds []devices.Credential, 
 	res := stormResult{n: len(idx), lat: make([]time.Duration, 0, len(idx))}
 	var firstErr error
 	var wg sync.WaitGroup
+	cpu0 := processCPU()
 	start := time.Now()
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
@@ -202,6 +237,10 @@ func connectStorm(ctx context.Context, addr string, creds []devices.Credential, 
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
+	res.cpu = -1
+	if cpu1 := processCPU(); cpu0 >= 0 && cpu1 >= 0 {
+		res.cpu = cpu1 - cpu0
+	}
 	return res, firstErr
 }
 
