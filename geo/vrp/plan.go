@@ -50,7 +50,8 @@ type PlanVehicle struct {
 	ShiftStart time.Time `json:"shift_start"`
 	ShiftEnd   time.Time `json:"shift_end"`
 	Start      LatLon    `json:"start"`
-	End        LatLon    `json:"end"`
+	// End is where the route ends; the zero value means Start.
+	End LatLon `json:"end"`
 	// Yard, when set, is where the vehicle unloads mid-route when full.
 	Yard        *LatLon       `json:"yard,omitempty"`
 	UnloadTime  time.Duration `json:"unload_time,omitempty"`
@@ -218,6 +219,9 @@ func (req *PlanRequest) build(ctx context.Context) (*built, error) {
 		}
 	}
 	for i, v := range req.Vehicles {
+		if v.End == (LatLon{}) {
+			v.End = v.Start // no end given: back to the start
+		}
 		pv := Vehicle{ID: v.ID, Capacity: [Dims]float64{v.CapacityKG, v.CapacityM3},
 			Shift: Window{sec(v.ShiftStart), sec(v.ShiftEnd)}, Start: place(v.Start, KindDepot), End: place(v.End, KindDepot),
 			Yard: -1, UnloadTime: v.UnloadTime.Seconds(),

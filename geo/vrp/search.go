@@ -474,6 +474,10 @@ func Solve(ctx context.Context, p *Problem, opt Options) (*Solution, error) {
 	if limit <= 0 && opt.Iterations <= 0 {
 		limit = 10 * time.Second
 	}
+	if limit > 0 {
+		// leave time for the final local search and the export
+		limit -= min(limit/20, 250*time.Millisecond)
+	}
 	results := make([]*solution, threads)
 	workers := make([]*worker, threads)
 	var wg sync.WaitGroup
