@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -98,6 +99,22 @@ type EngineOptions struct {
 	// CellDeg is the grid cell size of the spatial index (default
 	// DefaultCellDeg).
 	CellDeg float64
+}
+
+// ErrBadOptions is returned by the Validate methods of option structs.
+var ErrBadOptions = errors.New("invalid options")
+
+// Validate reports negative or NaN settings (zero means default).
+func (o EngineOptions) Validate() error {
+	switch {
+	case o.MinDwell < 0 || o.ExitMinTime < 0 || o.Lateness < 0 || o.History < 0:
+		return fmt.Errorf("fence engine: %w: negative duration", ErrBadOptions)
+	case o.EnterFixes < 0 || o.ExitFixes < 0:
+		return fmt.Errorf("fence engine: %w: negative fix count", ErrBadOptions)
+	case math.IsNaN(o.BufferM) || math.IsNaN(o.CellDeg) || o.CellDeg < 0 || o.CellDeg > 1:
+		return fmt.Errorf("fence engine: %w: buffer_m or cell size", ErrBadOptions)
+	}
+	return nil
 }
 
 func (o *EngineOptions) defaults() {
@@ -214,7 +231,8 @@ func (v *vehicle) touches(b orb.Bound) bool {
 }
 
 // NewFenceEngine returns an engine over fences (which it does not copy;
-// do not change them afterwards).
+// do not change them afterwards). Options that fail Validate take their
+// defaults; call Validate first to report them.
 func NewFenceEngine(fences []*Fence, opts EngineOptions) *FenceEngine {
 	opts.defaults()
 	e := &FenceEngine{opts: opts, ix: NewIndex(opts.CellDeg), vehicles: map[string]*vehicle{}}

@@ -2,7 +2,9 @@ package geo
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -459,5 +461,35 @@ func TestFenceEngineBoundsHistory(t *testing.T) {
 	}
 	if len(c.active) != 0 {
 		t.Errorf("events from fixes older than the history: %s", c.summary())
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"engine defaults", EngineOptions{}.Validate()},
+		{"trip defaults", TripOptions{}.Validate()},
+	}
+	for _, tc := range tests {
+		if tc.err != nil {
+			t.Errorf("%s: %v", tc.name, tc.err)
+		}
+	}
+	bad := []struct {
+		name string
+		err  error
+	}{
+		{"negative dwell", EngineOptions{MinDwell: -1}.Validate()},
+		{"negative exit fixes", EngineOptions{ExitFixes: -2}.Validate()},
+		{"NaN buffer", EngineOptions{BufferM: math.NaN()}.Validate()},
+		{"negative stop", TripOptions{MinStop: -time.Second}.Validate()},
+		{"NaN radius", TripOptions{StopRadiusM: math.NaN()}.Validate()},
+	}
+	for _, tc := range bad {
+		if !errors.Is(tc.err, ErrBadOptions) {
+			t.Errorf("%s: err = %v, want ErrBadOptions", tc.name, tc.err)
+		}
 	}
 }

@@ -41,6 +41,14 @@ type TripOptions struct {
 	MinTripDistanceM float64
 }
 
+// Validate reports negative or NaN thresholds (zero means default).
+func (o TripOptions) Validate() error {
+	if o.MinStop < 0 || !(o.StopSpeedKmh >= 0) || !(o.StopRadiusM >= 0) || !(o.MinTripDistanceM >= 0) {
+		return fmt.Errorf("trip detection: %w: negative or NaN threshold", ErrBadOptions)
+	}
+	return nil
+}
+
 func (o *TripOptions) defaults() {
 	if o.StopSpeedKmh <= 0 {
 		o.StopSpeedKmh = 5

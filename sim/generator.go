@@ -128,7 +128,12 @@ type Generator struct {
 	seqs       map[revloop.DeviceID]uint64
 	scaleBusy  time.Time
 	stops      []VehicleStop
+	noTruth    bool
 }
+
+// DiscardTruth stops recording emptyings, deliveries and vehicle halts, so
+// a generator that runs for months keeps a bounded memory.
+func (g *Generator) DiscardTruth() { g.noTruth = true }
 
 // VehicleStops returns the planned vehicle halts begun so far.
 func (g *Generator) VehicleStops() []VehicleStop { return append([]VehicleStop(nil), g.stops...) }
@@ -276,7 +281,9 @@ func (s *binState) advance(t time.Time) {
 func (s *binState) empty(t time.Time, vehicle string) float64 {
 	s.advance(t)
 	kg := s.b.VolumeM3 * s.level / 100 * s.b.DensityKgM3
-	s.g.emptyings = append(s.g.emptyings, Emptying{Bin: s.b.ID, Vehicle: vehicle, Time: t, LevelPct: s.level, CollectedKg: kg})
+	if !s.g.noTruth {
+		s.g.emptyings = append(s.g.emptyings, Emptying{Bin: s.b.ID, Vehicle: vehicle, Time: t, LevelPct: s.level, CollectedKg: kg})
+	}
 	s.level = 2 * s.rng.Float64()
 	return kg
 }

@@ -132,6 +132,7 @@ func Run(ctx context.Context, cfg Config, pub Publisher) (Stats, error) {
 		start = time.Now()
 	}
 	g := NewGenerator(w, start)
+	g.DiscardTruth()
 	st := Stats{ByChannel: map[string]int64{}, SimStart: g.start}
 	var end time.Time
 	if cfg.Duration > 0 {

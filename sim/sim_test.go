@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -114,6 +115,7 @@ func TestMessagesFollowTheContract(t *testing.T) {
 	var prev time.Time
 	count := map[revloop.Channel]int{}
 	bursts := 0
+	readKeys := map[string]bool{}
 	for m := range g.Until(t0.Add(10 * time.Hour)) {
 		dev, ch, err := revloop.ParseTopic(m.Topic)
 		if err != nil {
@@ -132,6 +134,24 @@ func TestMessagesFollowTheContract(t *testing.T) {
 		for _, ts := range decodeTimes(t, m) {
 			if ts.After(m.SendTime.Add(time.Millisecond)) || ts.Before(m.DeviceTime.Add(-10*time.Millisecond)) {
 				t.Fatalf("%s: payload ts %s outside [%s, %s]", m.Topic, ts, m.DeviceTime, m.SendTime)
+			}
+		}
+		if ch == revloop.ChannelRFID {
+			var batch struct {
+				Reads []struct {
+					TS      string `json:"ts"`
+					Antenna int    `json:"antenna"`
+				} `json:"reads"`
+			}
+			if err := json.Unmarshal(m.Payload, &batch); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range batch.Reads {
+				k := string(m.Device) + "|" + strconv.Itoa(r.Antenna) + "|" + r.TS
+				if readKeys[k] {
+					t.Fatalf("two reads with the identity %s", k)
+				}
+				readKeys[k] = true
 			}
 		}
 		if m.Retained != (ch == revloop.ChannelStatus) {
@@ -221,9 +241,21 @@ func TestMessagesMix(t *testing.T) {
 	}
 	count := map[revloop.Channel]int{}
 	bad := 0
+	ids := map[string]bool{}
 	for _, m := range ms {
 		count[m.Channel]++
 		if !m.Malformed {
+			if m.Channel != revloop.ChannelRFID {
+				// A stored point's identity is (measurement, device, ts):
+				// the mix must not repeat one, or a loss test miscounts.
+				for _, ts := range decodeTimes(t, m) {
+					k := m.Topic + "|" + ts.UTC().Format(time.RFC3339Nano)
+					if ids[k] {
+						t.Fatalf("point identity %s repeated", k)
+					}
+					ids[k] = true
+				}
+			}
 			continue
 		}
 		bad++

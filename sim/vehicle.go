@@ -114,7 +114,9 @@ func (s *vehicleState) step(now time.Time) time.Time {
 			if !a.started {
 				a.started = true
 				a.until = now.Add(a.dur)
-				s.g.stops = append(s.g.stops, VehicleStop{Vehicle: s.v.ID, Start: now, End: a.until, Lon: s.pos[0], Lat: s.pos[1], IgnitionOff: a.ignOff})
+				if !s.g.noTruth {
+					s.g.stops = append(s.g.stops, VehicleStop{Vehicle: s.v.ID, Start: now, End: a.until, Lon: s.pos[0], Lat: s.pos[1], IgnitionOff: a.ignOff})
+				}
 				s.speed = 0
 				s.ign = !a.ignOff
 				s.record(now)
@@ -487,7 +489,9 @@ func (s *vehicleState) yardVisit() {
 	tareStop := time.Duration(40+s.rng.IntN(30)) * time.Second
 	s.do(func(t time.Time) {
 		tare := s.weigh(t, tareStop, s.v.TareKg+80+s.rng.NormFloat64()*15, scale)
-		s.g.deliveries = append(s.g.deliveries, Delivery{Vehicle: s.v.ID, In: s.inAt, Out: t, GrossKg: s.grossKg, TareKg: tare})
+		if !s.g.noTruth {
+			s.g.deliveries = append(s.g.deliveries, Delivery{Vehicle: s.v.ID, In: s.inAt, Out: t, GrossKg: s.grossKg, TareKg: tare})
+		}
 	})
 	s.stop(tareStop, false)
 	s.crawl(3, gate.Inside, gate.Location)
@@ -534,6 +538,16 @@ func (s *vehicleState) gatePassage(t time.Time, gate *Gate, in bool) {
 		reads = append(reads, tagRead{t: t.Add(1500 * time.Millisecond), epc: other.EPC, antenna: 2, rssiDbm: -79 + s.rng.NormFloat64()})
 	}
 	sort.Slice(reads, func(i, j int) bool { return reads[i].t.Before(reads[j].t) })
+	// A reader never reports two reads on one antenna in the same
+	// millisecond: a point's identity is (device, antenna, ts).
+	for i := 1; i < len(reads); i++ {
+		for k := i - 1; k >= 0 && !reads[i].t.After(reads[k].t); k-- {
+			if reads[k].antenna == reads[i].antenna {
+				reads[i].t = reads[k].t.Add(time.Millisecond)
+			}
+		}
+	}
+	sort.SliceStable(reads, func(i, j int) bool { return reads[i].t.Before(reads[j].t) })
 	for len(reads) > 0 {
 		end := reads[0].t.Truncate(time.Second).Add(time.Second)
 		n := 0

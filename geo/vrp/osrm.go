@@ -78,14 +78,19 @@ func (o *OSRM) Matrix(ctx context.Context, pts []orb.Point) (*Matrix, error) {
 	if err != nil {
 		return nil, fmt.Errorf("osrm table: read: %w: %w", ErrProvider, err)
 	}
+	return decodeOSRMTable(len(pts), resp.StatusCode, body)
+}
+
+// decodeOSRMTable turns a table-service answer for n points into a Matrix.
+func decodeOSRMTable(n, status int, body []byte) (*Matrix, error) {
 	var t osrmTable
 	if err := json.Unmarshal(body, &t); err != nil {
-		return nil, fmt.Errorf("osrm table: status %d: decode: %w: %w", resp.StatusCode, ErrProvider, err)
+		return nil, fmt.Errorf("osrm table: status %d: decode: %w: %w", status, ErrProvider, err)
 	}
-	if resp.StatusCode != http.StatusOK || t.Code != "Ok" {
-		return nil, fmt.Errorf("osrm table: status %d code %q: %s: %w", resp.StatusCode, t.Code, t.Message, ErrProvider)
+	if status != http.StatusOK || t.Code != "Ok" {
+		return nil, fmt.Errorf("osrm table: status %d code %q: %s: %w", status, t.Code, t.Message, ErrProvider)
 	}
-	return tableToMatrix(len(pts), t.Distances, t.Durations)
+	return tableToMatrix(n, t.Distances, t.Durations)
 }
 
 func tableToMatrix(n int, dist, dur [][]*float64) (*Matrix, error) {

@@ -395,3 +395,14 @@ func BenchmarkFirstPlan1000(b *testing.B) {
 		}
 	}
 }
+
+func FuzzDecodeOSRMTable(f *testing.F) {
+	f.Add([]byte(`{"code":"Ok","distances":[[0,1500],[1600,0]],"durations":[[0,120],[130,0]]}`))
+	f.Add([]byte(`{"code":"Ok","distances":[[0,null],[1,0]],"durations":[[0,-1],[1,0]]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		m, err := decodeOSRMTable(2, http.StatusOK, body)
+		if err == nil && (m.N != 2 || len(m.Dist) != 4 || len(m.Time) != 4) {
+			t.Fatalf("matrix %+v", m)
+		}
+	})
+}
