@@ -30,7 +30,7 @@ type LatestReader interface {
 // LiveOptions tune the live view.
 type LiveOptions struct {
 	// Refresh is how often the pre-encoded positions are rebuilt when new
-	// fixes arrived; default 500 ms.
+	// fixes arrived; default 1 s.
 	Refresh time.Duration
 	// VehicleRefresh is how often the vehicle list is reloaded; default 30 s
 	// (Invalidate reloads at once).
@@ -63,6 +63,8 @@ type Live struct {
 	fixes  map[revloop.DeviceID]revloop.Position
 	fills  map[revloop.DeviceID]revloop.FillReading
 	fleet  map[revloop.DeviceID]Vehicle // by tracker
+	order  []revloop.DeviceID           // trackers of fleet, by vehicle id
+	enc    map[revloop.DeviceID][]byte  // encoded feature of each fleet tracker's fix
 	dirty  atomic.Bool
 	snap   atomic.Pointer[Snapshot]
 	gen    atomic.Uint64
@@ -74,15 +76,15 @@ var _ ingest.Observer = (*Live)(nil)
 // NewLive returns a live view over vehicles; latest may be nil.
 func NewLive(log *slog.Logger, opts LiveOptions, vehicles VehicleSource, latest LatestReader) *Live {
 	if opts.Refresh <= 0 {
-		opts.Refresh = 500 * time.Millisecond
+		opts.Refresh = time.Second
 	}
 	if opts.VehicleRefresh <= 0 {
 		opts.VehicleRefresh = 30 * time.Second
 	}
 	l := &Live{log: log, opts: opts, vehicles: vehicles, latest: latest, hub: NewHub(opts.StreamBuffer),
 		fixes: map[revloop.DeviceID]revloop.Position{}, fills: map[revloop.DeviceID]revloop.FillReading{},
-		fleet: map[revloop.DeviceID]Vehicle{}, reload: make(chan struct{}, 1)}
-	l.snap.Store(encodeSnapshot(nil, time.Now(), 0))
+		fleet: map[revloop.DeviceID]Vehicle{}, enc: map[revloop.DeviceID][]byte{}, reload: make(chan struct{}, 1)}
+	l.snap.Store(encodeSnapshot(nil, 0, time.Now(), 0))
 	return l
 }
 
@@ -103,9 +105,10 @@ func (l *Live) Observe(_ context.Context, records []ingest.Record) error {
 			}
 			if v, ok := l.fleet[p.Device]; ok {
 				p.Vehicle = v.ID
+				l.enc[p.Device] = encodePosition(l.enc[p.Device][:0:0], p, v.Plate)
+				l.dirty.Store(true)
 			}
 			l.fixes[p.Device] = p
-			l.dirty.Store(true)
 			streamed = append(streamed, p)
 		}
 		for _, f := range r.Fills {
@@ -214,55 +217,61 @@ func (l *Live) loadVehicles(ctx context.Context) {
 			fleet[revloop.DeviceID(v.TrackerDeviceID)] = v
 		}
 	}
+	order := make([]revloop.DeviceID, 0, len(fleet))
+	for dev := range fleet {
+		order = append(order, dev)
+	}
+	sort.Slice(order, func(i, j int) bool { return fleet[order[i]].ID < fleet[order[j]].ID })
 	l.mu.Lock()
-	l.fleet = fleet
+	l.fleet, l.order = fleet, order
+	enc := make(map[revloop.DeviceID][]byte, len(fleet))
+	for dev, v := range fleet {
+		if p, ok := l.fixes[dev]; ok {
+			p.Vehicle = v.ID
+			l.fixes[dev] = p
+			enc[dev] = encodePosition(nil, p, v.Plate)
+		}
+	}
+	l.enc = enc
 	l.mu.Unlock()
 	l.dirty.Store(true)
 }
 
-// Rebuild encodes the snapshot from the current fixes.
+// Rebuild assembles the snapshot from the encoded fixes; only fixes that
+// changed were encoded again since the last one.
 func (l *Live) Rebuild() {
 	l.dirty.Store(false)
-	type row struct {
-		p revloop.Position
-		v Vehicle
-	}
-	l.mu.RLock()
-	rows := make([]row, 0, len(l.fleet))
-	for dev, v := range l.fleet {
-		if p, ok := l.fixes[dev]; ok {
-			rows = append(rows, row{p, v})
-		}
-	}
-	l.mu.RUnlock()
-	sort.Slice(rows, func(i, j int) bool { return rows[i].v.ID < rows[j].v.ID })
-	feats := make([][]byte, len(rows))
-	buf := make([]byte, 0, 256*len(rows))
-	for i, r := range rows {
-		r.p.Vehicle = r.v.ID
-		start := len(buf)
-		buf = encodePosition(buf, r.p, r.v.Plate)
-		feats[i] = buf[start:]
-	}
-	l.snap.Store(encodeSnapshot(feats, time.Now(), l.gen.Add(1)))
-}
-
-func encodeSnapshot(feats [][]byte, now time.Time, gen uint64) *Snapshot {
 	var b bytes.Buffer
+	n := 0
+	l.mu.RLock()
+	b.Grow(len(l.order)*240 + 64)
 	b.WriteString(`{"type":"FeatureCollection","features":[`)
-	for i, f := range feats {
-		if i > 0 {
+	for _, dev := range l.order {
+		f, ok := l.enc[dev]
+		if !ok {
+			continue
+		}
+		if n > 0 {
 			b.WriteByte(',')
 		}
 		b.Write(f)
+		n++
 	}
+	l.mu.RUnlock()
 	b.WriteString(`]}`)
-	body := b.Bytes()
+	l.snap.Store(encodeSnapshot(b.Bytes(), n, time.Now(), l.gen.Add(1)))
+}
+
+func encodeSnapshot(body []byte, n int, now time.Time, gen uint64) *Snapshot {
+	if body == nil {
+		body = []byte(`{"type":"FeatureCollection","features":[]}`)
+	}
 	var gz bytes.Buffer
+	gz.Grow(len(body) / 6)
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
 	zw.Write(body)
 	zw.Close()
-	return &Snapshot{JSON: body, Gzip: gz.Bytes(), ETag: `"` + strconv.FormatInt(now.UnixNano(), 36) + "-" + strconv.FormatUint(gen, 36) + `"`, Built: now, Count: len(feats)}
+	return &Snapshot{JSON: body, Gzip: gz.Bytes(), ETag: `"` + strconv.FormatInt(now.UnixNano(), 36) + "-" + strconv.FormatUint(gen, 36) + `"`, Built: now, Count: n}
 }
 
 // encodePosition appends a GeoJSON Point Feature for p.

@@ -501,3 +501,30 @@ func (s *Store) DeleteBin(ctx context.Context, id string) error {
 	res, err := s.db.Exec(ctx, `DELETE FROM bins WHERE id = ?`, id)
 	return affected("delete bin "+id, res, err)
 }
+
+// ImportVehicles creates or replaces many vehicles in one transaction (for
+// seeding and benchmarks); each is validated like CreateVehicle.
+func (s *Store) ImportVehicles(ctx context.Context, vs []Vehicle) error {
+	for i := range vs {
+		if err := vs[i].Validate(); err != nil {
+			return fmt.Errorf("import vehicle %d (%s): %w", i, vs[i].ID, err)
+		}
+		if vs[i].ID == "" {
+			vs[i].ID = newID("veh")
+		}
+	}
+	now := s.stamp()
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		for _, v := range vs {
+			if _, err := tx.Exec(ctx, `DELETE FROM vehicles WHERE id = ?`, v.ID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO vehicles (id, plate, capacity_kg, capacity_m3, depot_site_id, fuel_type, consumption_per_100km, consumption_unit, tracker_device_id, rfid_tag, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				v.ID, v.Plate, v.CapacityKg, v.CapacityM3, v.DepotSiteID, v.FuelType, v.ConsumptionPer100Km, v.ConsumptionUnit, v.TrackerDeviceID, v.RFIDTag, now, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return dbErr("import vehicles", err)
+}
