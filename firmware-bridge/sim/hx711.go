@@ -28,6 +28,7 @@ type HX711 struct {
 	mu          sync.Mutex
 	queue       []int32
 	sckHigh     bool
+	idleHigh    bool
 	highAt      time.Time
 	inTransfer  bool
 	pulses      int
@@ -117,7 +118,7 @@ func (c *HX711) out(l gpio.Level) {
 		c.sckHigh, c.highAt = true, c.now()
 		if !c.inTransfer {
 			if !c.ready() {
-				c.violations = append(c.violations, "PD_SCK pulse while no conversion was ready")
+				c.idleHigh = true // a clock pulse or a power-down: the falling edge tells
 				return
 			}
 			v, _ := c.next()
@@ -138,6 +139,8 @@ func (c *HX711) out(l gpio.Level) {
 		return
 	}
 	c.sckHigh = false
+	idle := c.idleHigh
+	c.idleHigh = false
 	if c.now().Sub(c.highAt) > 60*time.Microsecond {
 		// Power down, then up again on this falling edge: the transfer is
 		// lost, the gain resets and a new conversion starts.
@@ -145,6 +148,10 @@ func (c *HX711) out(l gpio.Level) {
 		c.inTransfer = false
 		c.gain = 128
 		c.pending = c.ConversionPolls
+		return
+	}
+	if idle {
+		c.violations = append(c.violations, "PD_SCK pulse while no conversion was ready")
 		return
 	}
 	if c.inTransfer && c.pulses == 27 {

@@ -160,7 +160,14 @@ func (d *Dev) ReadRaw() (int32, error) {
 	var err error
 	for try := 0; try <= d.opts.Retries; try++ {
 		if err = d.waitReady(); err != nil {
-			return 0, err
+			// A chip left mid-transfer holds DOUT at a data bit: reset it
+			// once before giving up.
+			if err2 := d.reset(); err2 != nil {
+				return 0, err2
+			}
+			if err = d.waitReady(); err != nil {
+				return 0, err
+			}
 		}
 		var v int32
 		if v, err = d.transfer(); err == nil {
@@ -172,13 +179,25 @@ func (d *Dev) ReadRaw() (int32, error) {
 		if !errors.Is(err, ErrPulseTooLong) {
 			return 0, err
 		}
-		// The chip powered down: take PD_SCK low to wake it and wait for a
-		// fresh conversion.
-		if err2 := d.sck.Out(gpio.Low); err2 != nil {
-			return 0, fmt.Errorf("hx711: wake: %w", err2)
+		// The transfer is spoilt and the chip may be mid-transfer or powered
+		// down: reset it (PD_SCK high for over 60 µs, then low) and wait for
+		// a fresh conversion.
+		if err2 := d.reset(); err2 != nil {
+			return 0, err2
 		}
 	}
 	return 0, err
+}
+
+func (d *Dev) reset() error {
+	if err := d.sck.Out(gpio.High); err != nil {
+		return fmt.Errorf("hx711: reset: %w", err)
+	}
+	d.doSleep(100 * time.Microsecond)
+	if err := d.sck.Out(gpio.Low); err != nil {
+		return fmt.Errorf("hx711: reset: %w", err)
+	}
+	return nil
 }
 
 func (d *Dev) transfer() (int32, error) {
@@ -186,10 +205,12 @@ func (d *Dev) transfer() (int32, error) {
 	defer runtime.UnlockOSThread()
 	var v uint32
 	for i := 0; i < 24+d.extra; i++ {
+		// t0 is taken before the rising edge so that the measured window
+		// contains the whole high phase the chip sees.
+		t0 := d.now()
 		if err := d.sck.Out(gpio.High); err != nil {
 			return 0, fmt.Errorf("hx711: PD_SCK high: %w", err)
 		}
-		t0 := d.now()
 		if i < 24 {
 			v <<= 1
 			if d.dout.Read() == gpio.High {

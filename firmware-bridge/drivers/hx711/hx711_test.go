@@ -33,7 +33,7 @@ func fakeDev(t *testing.T, chip *sim.HX711, o *Opts, clk *fakeClock) (*Dev, erro
 	t.Helper()
 	chip.Now = clk.now
 	chip.ConversionPolls = 2
-	return newDev(chip.Dout(), chip.Sck(), o, func(time.Duration) {}, clk.now)
+	return newDev(chip.Dout(), chip.Sck(), o, func(d time.Duration) { clk.t = clk.t.Add(d) }, clk.now)
 }
 
 func TestTareCalibrateSense(t *testing.T) {
@@ -94,10 +94,10 @@ func TestTiming(t *testing.T) {
 		powerDowns int
 	}{
 		{"clean transfer", 0, []int32{-5000}, -5000, nil, 0},
-		{"preempted mid-transfer is retried", 19, []int32{123456}, 123456, nil, 1},
+		{"preempted mid-transfer is reset and retried", 19, []int32{123456}, 123456, nil, 2},
 		{"positive saturation", 0, []int32{0x7FFFFF}, 0, ErrSaturated, 0},
 		{"negative saturation", 0, []int32{-0x800000}, 0, ErrSaturated, 0},
-		{"chip absent", 0, nil, 0, ErrNotReady, 0},
+		{"chip absent (one reset tried)", 0, nil, 0, ErrNotReady, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
