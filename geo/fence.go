@@ -20,11 +20,8 @@ const (
 	FenceCircle  FenceKind = "circle"
 )
 
-// Sentinel errors of fence construction and decoding.
-var (
-	ErrBadFence     = errors.New("invalid fence")
-	ErrUnknownFence = errors.New("unknown fence")
-)
+// ErrBadFence is returned for a fence that cannot be built or decoded.
+var ErrBadFence = errors.New("invalid fence")
 
 // Fence is a geofence: a polygon (outer ring and optional holes) or a circle
 // given by its center and radius in meters. The zero values of MinDwell and
