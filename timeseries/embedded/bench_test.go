@@ -67,3 +67,44 @@ func BenchmarkWrite(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRead measures the queries the API serves most: the latest fix of
+// 500 vehicles, and one vehicle's hour of 1 Hz fixes (3,600 points).
+func BenchmarkRead(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	s, err := embedded.Open(ctx, dir, embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 360 { // 3,600 s of 500 vehicles
+		if err := s.Write(ctx, positionBatch(5000, start.Add(time.Duration(i)*10*time.Second))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Reopen so that every point is in the tables and no flush runs.
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if s, err = embedded.Open(ctx, dir, embedded.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.Run("LatestPositions/500", func(b *testing.B) {
+		for b.Loop() {
+			ps, err := s.LatestPositions(ctx)
+			if err != nil || len(ps) != 500 {
+				b.Fatal(len(ps), err)
+			}
+		}
+	})
+	b.Run("Positions/1h", func(b *testing.B) {
+		for b.Loop() {
+			ps, err := s.Positions(ctx, "trk-0007", start, start.Add(time.Hour))
+			if err != nil || len(ps) != 3600 {
+				b.Fatal(len(ps), err)
+			}
+		}
+	})
+}

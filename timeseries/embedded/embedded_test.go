@@ -3,6 +3,7 @@ package embedded_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -243,4 +244,17 @@ func crashChild(dir string) {
 		fmt.Fprintf(w, "acked %d\n", b)
 		w.Flush()
 	}
+}
+
+func TestOpenLocksDirectory(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, nil)
+	if _, err := embedded.Open(context.Background(), dir, embedded.Options{}); !errors.Is(err, embedded.ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := open(t, dir, nil) // free again after Close
+	s2.Close()
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,6 +43,9 @@ const (
 // writes) by a store that has been closed.
 var ErrClosed = errors.New("embedded: store closed")
 
+// ErrLocked is returned by Open when another process has the directory open.
+var ErrLocked = errors.New("embedded: time-series directory in use by another process")
+
 // Options configure Open. The zero value keeps everything forever, logs
 // nothing and uses the defaults above.
 type Options struct {
@@ -72,6 +76,7 @@ type Options struct {
 // updated by Write, so LatestPositions costs O(devices).
 type Store struct {
 	dir       string
+	lock      *os.File // holds the directory's advisory lock
 	log       *slog.Logger
 	retention timeseries.Retention
 	interval  time.Duration
@@ -97,8 +102,9 @@ type Store struct {
 	imm       *memtable // being flushed, still visible to readers
 	flushedCh chan struct{}
 
-	latestMu sync.RWMutex
-	latest   map[revloop.DeviceID]timeseries.Point
+	latestMu  sync.RWMutex
+	latest    map[revloop.DeviceID]timeseries.Point
+	latestPos map[revloop.DeviceID]revloop.Position // latest, converted
 
 	kick chan struct{}
 	stop chan struct{}
@@ -142,11 +148,16 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded open: %w", err)
+	}
 	path := filepath.Join(dir, FileName)
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(full)&_pragma=temp_store(memory)&_pragma=cache_size(-32768)"
 	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("embedded open: %w", err)
 	}
 	wdb.SetMaxOpenConns(1)
@@ -155,11 +166,13 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		wdb.Close()
+		lock.Close()
 		return nil, fmt.Errorf("embedded open: %w", err)
 	}
 	rdb.SetMaxOpenConns(8)
 	s := &Store{
 		dir:       dir,
+		lock:      lock,
 		log:       log,
 		retention: opts.Retention,
 		interval:  opts.FlushInterval,
@@ -170,6 +183,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		active:    newMemtable(),
 		flushedCh: make(chan struct{}),
 		latest:    make(map[revloop.DeviceID]timeseries.Point),
+		latestPos: make(map[revloop.DeviceID]revloop.Position),
 		kick:      make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -183,6 +197,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err := s.open(ctx); err != nil {
 		rdb.Close()
 		wdb.Close()
+		lock.Close()
 		return nil, fmt.Errorf("embedded open %s: %w", dir, err)
 	}
 	go s.flusher()
@@ -409,19 +424,26 @@ func (s *Store) updateLatest(points []timeseries.Point) {
 		cur, ok := s.latest[p.Device]
 		switch {
 		case !ok || p.Time.After(cur.Time):
-			s.latest[p.Device] = clonePoint(p)
+			s.setLatestLocked(clonePoint(p))
 		case p.Time.Equal(cur.Time):
 			// Of two fixes at one instant with different tag sets, the one
 			// with the greater encoded tag set is the newest, as in newest.
 			switch c := bytes.Compare(appendTags(nil, p.Tags), appendTags(nil, cur.Tags)); {
 			case c == 0:
 				cur.Fields = mergeFields(cur.Fields, p.Fields)
-				s.latest[p.Device] = cur
+				s.setLatestLocked(cur)
 			case c > 0:
-				s.latest[p.Device] = clonePoint(p)
+				s.setLatestLocked(clonePoint(p))
 			}
 		}
 	}
+}
+
+// setLatestLocked records p as its device's latest position; the caller
+// holds latestMu.
+func (s *Store) setLatestLocked(p timeseries.Point) {
+	s.latest[p.Device] = p
+	s.latestPos[p.Device] = timeseries.PointPosition(p)
 }
 
 func clonePoint(p timeseries.Point) timeseries.Point {
@@ -448,8 +470,10 @@ func (s *Store) loadLatest(ctx context.Context) error {
 		}
 	}
 	s.latestMu.Lock()
-	s.latest = latest
-	s.latestMu.Unlock()
+	defer s.latestMu.Unlock()
+	for _, p := range latest {
+		s.setLatestLocked(p)
+	}
 	return nil
 }
 
@@ -460,18 +484,19 @@ func (s *Store) LatestPositions(ctx context.Context, devices ...revloop.DeviceID
 	defer s.latestMu.RUnlock()
 	var out []revloop.Position
 	if len(devices) == 0 {
-		out = make([]revloop.Position, 0, len(s.latest))
-		for _, p := range s.latest {
-			out = append(out, timeseries.PointPosition(p))
+		out = make([]revloop.Position, 0, len(s.latestPos))
+		for _, p := range s.latestPos {
+			out = append(out, p)
 		}
 	} else {
 		for _, d := range devices {
-			if p, ok := s.latest[d]; ok {
-				out = append(out, timeseries.PointPosition(p))
+			if p, ok := s.latestPos[d]; ok {
+				out = append(out, p)
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
+	slices.SortFunc(out, func(a, b revloop.Position) int { return strings.Compare(string(a.Device), string(b.Device)) })
+	out = slices.CompactFunc(out, func(a, b revloop.Position) bool { return a.Device == b.Device })
 	return out, nil
 }
 
@@ -628,9 +653,10 @@ func (s *Store) refreshLatest(ctx context.Context, d revloop.DeviceID, cutoff in
 		return nil // a newer fix arrived meanwhile
 	}
 	if found {
-		s.latest[d] = p
+		s.setLatestLocked(p)
 	} else {
 		delete(s.latest, d)
+		delete(s.latestPos, d)
 	}
 	return nil
 }
@@ -668,7 +694,7 @@ func (s *Store) Close() error {
 	if _, err := s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, s.wdb.Close())
+	errs = append(errs, s.wdb.Close(), s.lock.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("embedded close: %w", err)
 	}
