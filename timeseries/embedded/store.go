@@ -293,6 +293,9 @@ func (s *Store) Write(ctx context.Context, points []timeseries.Point) error {
 		return &timeseries.WriteError{Err: fmt.Errorf("embedded write: %w", err), Retryable: true}
 	}
 
+	if err := ctx.Err(); err != nil {
+		return &timeseries.WriteError{Err: fmt.Errorf("embedded write: %w", err), Retryable: true}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {

@@ -1,7 +1,3 @@
-// Package timeseriestest is the contract suite every timeseries.Store
-// backend passes: round trips of each measurement, identity overwrite,
-// ordering, range boundaries, latest positions, prune, concurrent writers,
-// rejection of bad points and, for durable backends, reopening.
 package timeseriestest
 
 import (
