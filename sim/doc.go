@@ -16,8 +16,9 @@
 // sensor noise and outliers and are emptied when a truck visits, the gate
 // reader publishes repeated raw reads as trucks pass, and the weighbridge
 // publishes settling then stable weights (gross in, tare out). Messages come
-// out ordered by the time the device sends them; ground truth (true levels,
-// emptyings, deliveries) is available for tests.
+// out ordered by the time the device sends them; ground truth is available
+// for tests: FillModel (true rates), Generator.TrueLevelPct, Emptyings,
+// Deliveries and VehicleStops, and World.BinTrace for one bin alone.
 //
 // Payload formats, per device:
 //
@@ -38,7 +39,10 @@
 //	       the last will of per-device connections is {"online":false}.
 //
 // Run paces a generator against a Publisher (MQTTPublisher: QoS 1, bounded
-// in-flight, optional one connection per device); Messages returns a fixed
+// in-flight, optional one connection per device): Speedup simulated seconds
+// per wall second, an optional cap in messages per second, and simulated
+// time never ahead of the wall clock unless AllowFuture, so a backfill from a
+// past start catches up and continues live. Messages returns a fixed
 // realistic mix with flagged malformed messages for ingest tests and
 // benchmarks.
 package sim
