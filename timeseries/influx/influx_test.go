@@ -17,20 +17,35 @@ import (
 	"github.com/revloop/revloop/timeseries/timeseriestest"
 )
 
-func openInflux(t *testing.T, r timeseries.Retention) timeseries.Store {
-	u, bucket := testenv.InfluxDatabase(t)
-	s, err := influx.New(influx.Config{URL: u, Bucket: bucket, Retention: r})
+type cfgStore struct {
+	*influx.Store
+	cfg influx.Config
+}
+
+func newStore(t *testing.T, cfg influx.Config) timeseries.Store {
+	s, err := influx.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
+	return &cfgStore{Store: s, cfg: cfg}
 }
 
-// TestContract runs the shared contract against a real InfluxDB 1.8.
+// TestContract runs the shared contract against a real InfluxDB 1.8; a
+// reopened store is a new client of the same database.
 func TestContract(t *testing.T) {
 	testenv.InfluxURL(t)
-	timeseriestest.Run(t, openInflux)
+	timeseriestest.Suite{
+		Open: func(t *testing.T, r timeseries.Retention) timeseries.Store {
+			u, bucket := testenv.InfluxDatabase(t)
+			return newStore(t, influx.Config{URL: u, Bucket: bucket, Retention: r})
+		},
+		Reopen: func(t *testing.T, s timeseries.Store) timeseries.Store {
+			cs := s.(*cfgStore)
+			cs.Close()
+			return newStore(t, cs.cfg)
+		},
+	}.Run(t)
 }
 
 func onePoint() []timeseries.Point {
