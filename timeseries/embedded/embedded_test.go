@@ -258,3 +258,28 @@ func TestOpenLocksDirectory(t *testing.T) {
 	s2 := open(t, dir, nil) // free again after Close
 	s2.Close()
 }
+
+func TestStats(t *testing.T) {
+	s, err := embedded.Open(context.Background(), t.TempDir(), embedded.Options{FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ps := []timeseries.Point{
+		timeseries.PositionPoint(revloop.Position{Device: "trk-1", Time: timeseriestest.Base, Lat: 1, Lon: 2, Sats: -1}),
+		timeseries.PositionPoint(revloop.Position{Device: "trk-2", Time: timeseriestest.Base, Lat: 1, Lon: 2, Sats: -1}),
+		timeseries.WeightPoint(revloop.WeightReading{Device: "scale-1", Time: timeseriestest.Base, Kg: 3}),
+	}
+	if err := s.Write(context.Background(), ps); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stats(); got.PendingPoints != 3 || got.Devices != 2 || got.Flushes != 0 {
+		t.Fatalf("before flush: %+v, want 3 pending points of 2 devices, no flush", got)
+	}
+	if err := s.Prune(context.Background(), time.Now()); err != nil { // flushes first
+		t.Fatal(err)
+	}
+	if got := s.Stats(); got.PendingPoints != 0 || got.Flushes != 1 || got.FlushErrors != 0 {
+		t.Fatalf("after flush: %+v, want nothing pending after one flush", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -106,9 +107,39 @@ type Store struct {
 	latest    map[revloop.DeviceID]timeseries.Point
 	latestPos map[revloop.DeviceID]revloop.Position // latest, converted
 
+	flushes, flushErrors atomic.Int64
+	lastFlush            atomic.Int64 // duration of the last successful flush, ns
+
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
+}
+
+// Stats are counters and gauges for metrics.
+type Stats struct {
+	// PendingPoints are acknowledged points not yet flushed into the tables.
+	PendingPoints int
+	// Flushes and FlushErrors count flush attempts that succeeded and failed.
+	Flushes, FlushErrors int64
+	// LastFlush is how long the last successful flush took.
+	LastFlush time.Duration
+	// Devices is the number of devices with a latest position.
+	Devices int
+}
+
+// Stats returns the store's current counters.
+func (s *Store) Stats() Stats {
+	s.memMu.RLock()
+	pending := s.active.n
+	if s.imm != nil {
+		pending += s.imm.n
+	}
+	s.memMu.RUnlock()
+	s.latestMu.RLock()
+	devs := len(s.latest)
+	s.latestMu.RUnlock()
+	return Stats{PendingPoints: pending, Flushes: s.flushes.Load(), FlushErrors: s.flushErrors.Load(),
+		LastFlush: time.Duration(s.lastFlush.Load()), Devices: devs}
 }
 
 var _ timeseries.Store = (*Store)(nil)
@@ -288,6 +319,9 @@ func (s *Store) Write(ctx context.Context, points []timeseries.Point) error {
 		fields = appendFields(fields[:0], p.Fields)
 		rec = appendWALPoint(rec, p.Measurement, p.Device, p.Time.UnixNano(), tags, fields)
 	}
+	if len(rec)-recHeader > maxRecord {
+		return &timeseries.WriteError{Err: fmt.Errorf("embedded write: batch of %d points encodes to %d bytes, more than %d: split it", len(points), len(rec), maxRecord)}
+	}
 	rec = frame(rec)
 	if err := s.waitBackpressure(ctx); err != nil {
 		return &timeseries.WriteError{Err: fmt.Errorf("embedded write: %w", err), Retryable: true}
@@ -404,9 +438,13 @@ func (s *Store) flushLocked(ctx context.Context) error {
 			s.log.Error("close time-series log segment", "err", err)
 		}
 	}
+	start := time.Now()
 	if err := s.apply(ctx, imm); err != nil {
+		s.flushErrors.Add(1)
 		return fmt.Errorf("apply: %w", err)
 	}
+	s.flushes.Add(1)
+	s.lastFlush.Store(int64(time.Since(start)))
 	s.memMu.Lock()
 	s.imm = nil
 	close(s.flushedCh)
