@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -20,9 +21,9 @@ type YardService interface {
 	PutGate(ctx context.Context, g yard.Gate) error
 	Scales(ctx context.Context) ([]yard.Scale, error)
 	PutScale(ctx context.Context, sc yard.Scale) error
-	Tags(ctx context.Context) ([]yard.Tag, error)
+	Tags(ctx context.Context, after string, n int) ([]yard.Tag, error)
 	PutTag(ctx context.Context, t yard.Tag) error
-	Tares(ctx context.Context) ([]yard.Tare, error)
+	Tares(ctx context.Context, after string, n int) ([]yard.Tare, error)
 	PutTare(ctx context.Context, t yard.Tare) error
 	Passages(ctx context.Context, f yard.PassageFilter) ([]yard.Passage, error)
 	Passage(ctx context.Context, id string) (yard.Passage, error)
@@ -41,7 +42,7 @@ type YardService interface {
 	MassBalance(ctx context.Context, yardID string, from, to time.Time) (yard.Balance, error)
 	Ship(ctx context.Context, r yard.ShipmentRequest, idemKey, actor string) (yard.Shipment, error)
 	Shipment(ctx context.Context, id string) (yard.Shipment, error)
-	Shipments(ctx context.Context, yardID string, from, to time.Time, n int) ([]yard.Shipment, error)
+	Shipments(ctx context.Context, f yard.ShipmentFilter) ([]yard.Shipment, error)
 }
 
 var _ YardService = (*yard.Service)(nil)
@@ -148,21 +149,45 @@ func intQuery(c *gin.Context, name string) (int, error) {
 	return n, nil
 }
 
-// period reads from, to and limit.
-func period(c *gin.Context) (from, to time.Time, n int, err error) {
+// period reads from and to.
+func period(c *gin.Context) (from, to time.Time, err error) {
 	if from, err = timeQuery(c, "from"); err != nil {
 		return
 	}
-	if to, err = timeQuery(c, "to"); err != nil {
+	to, err = timeQuery(c, "to")
+	return
+}
+
+// cursored is an item of a paginated yard list.
+type cursored interface{ Cursor() string }
+
+// yardPage answers one page: the service was asked for p.Limit+1 items, so
+// a surplus item says that another page follows.
+func yardPage[T cursored](s *Server, c *gin.Context, p Page, items []T, err error) {
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
-	n, err = intQuery(c, "limit")
+	next := ""
+	if len(items) > p.Limit {
+		items = items[:p.Limit]
+		next = items[len(items)-1].Cursor()
+	}
+	writePage(c, items, next)
+}
+
+// pageAndPeriod reads limit, cursor, from and to.
+func pageAndPeriod(c *gin.Context) (p Page, from, to time.Time, err error) {
+	if p, err = pageOf(c); err != nil {
+		return
+	}
+	from, to, err = period(c)
 	return
 }
 
 func (s *Server) yardGates(c *gin.Context) {
 	v, err := s.ys().Gates(c.Request.Context())
-	s.answer(c, http.StatusOK, gin.H{"gates": v}, err)
+	s.answer(c, http.StatusOK, gin.H{"items": v}, err)
 }
 
 func (s *Server) yardPutGate(c *gin.Context) {
@@ -183,7 +208,7 @@ func (s *Server) yardPutGate(c *gin.Context) {
 
 func (s *Server) yardScales(c *gin.Context) {
 	v, err := s.ys().Scales(c.Request.Context())
-	s.answer(c, http.StatusOK, gin.H{"scales": v}, err)
+	s.answer(c, http.StatusOK, gin.H{"items": v}, err)
 }
 
 func (s *Server) yardPutScale(c *gin.Context) {
@@ -203,8 +228,13 @@ func (s *Server) yardPutScale(c *gin.Context) {
 }
 
 func (s *Server) yardTags(c *gin.Context) {
-	v, err := s.ys().Tags(c.Request.Context())
-	s.answer(c, http.StatusOK, gin.H{"tags": v}, err)
+	p, err := pageOf(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	v, err := s.ys().Tags(c.Request.Context(), p.After, p.Limit+1)
+	yardPage(s, c, p, v, err)
 }
 
 func (s *Server) yardPutTag(c *gin.Context) {
@@ -224,8 +254,13 @@ func (s *Server) yardPutTag(c *gin.Context) {
 }
 
 func (s *Server) yardTares(c *gin.Context) {
-	v, err := s.ys().Tares(c.Request.Context())
-	s.answer(c, http.StatusOK, gin.H{"tares": v}, err)
+	p, err := pageOf(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	v, err := s.ys().Tares(c.Request.Context(), p.After, p.Limit+1)
+	yardPage(s, c, p, v, err)
 }
 
 func (s *Server) yardPutTare(c *gin.Context) {
@@ -246,14 +281,14 @@ func (s *Server) yardPutTare(c *gin.Context) {
 }
 
 func (s *Server) yardPassages(c *gin.Context) {
-	from, to, n, err := period(c)
+	p, from, to, err := pageAndPeriod(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	v, err := s.ys().Passages(c.Request.Context(), yard.PassageFilter{Yard: c.Query("yard"), Reader: revloop.DeviceID(c.Query("reader")),
-		EPC: c.Query("epc"), Vehicle: c.Query("vehicle"), From: from, To: to, Limit: n})
-	s.answer(c, http.StatusOK, gin.H{"passages": v}, err)
+		EPC: c.Query("epc"), Vehicle: c.Query("vehicle"), From: from, To: to, Limit: p.Limit + 1, After: p.After})
+	yardPage(s, c, p, v, err)
 }
 
 func (s *Server) yardPassage(c *gin.Context) {
@@ -287,24 +322,25 @@ func (s *Server) yardPassageReads(c *gin.Context) {
 }
 
 func (s *Server) yardWeighings(c *gin.Context) {
-	from, to, n, err := period(c)
+	p, from, to, err := pageAndPeriod(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	v, err := s.ys().Weighings(c.Request.Context(), yard.WeighingFilter{Yard: c.Query("yard"), Status: c.Query("status"), From: from, To: to, Limit: n})
-	s.answer(c, http.StatusOK, gin.H{"weighings": v}, err)
+	v, err := s.ys().Weighings(c.Request.Context(), yard.WeighingFilter{Yard: c.Query("yard"), Status: c.Query("status"), From: from, To: to,
+		Limit: p.Limit + 1, After: p.After})
+	yardPage(s, c, p, v, err)
 }
 
 func (s *Server) yardTickets(c *gin.Context) {
-	from, to, n, err := period(c)
+	p, from, to, err := pageAndPeriod(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	v, err := s.ys().Tickets(c.Request.Context(), yard.TicketFilter{Yard: c.Query("yard"), Vehicle: c.Query("vehicle"),
-		Status: c.Query("status"), From: from, To: to, Limit: n})
-	s.answer(c, http.StatusOK, gin.H{"tickets": v}, err)
+		Status: c.Query("status"), From: from, To: to, Limit: p.Limit + 1, After: p.After})
+	yardPage(s, c, p, v, err)
 }
 
 func (s *Server) yardTicket(c *gin.Context) {
@@ -337,7 +373,7 @@ func (s *Server) yardCorrectTicket(c *gin.Context) {
 }
 
 func (s *Server) yardLots(c *gin.Context) {
-	n, err := intQuery(c, "limit")
+	p, err := pageOf(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -350,8 +386,8 @@ func (s *Server) yardLots(c *gin.Context) {
 		}
 	}
 	v, err := s.ys().Lots(c.Request.Context(), yard.LotFilter{Yard: c.Query("yard"), Stage: c.Query("stage"),
-		Material: c.Query("material"), Ticket: c.Query("ticket"), Active: active, Limit: n})
-	s.answer(c, http.StatusOK, gin.H{"lots": v}, err)
+		Material: c.Query("material"), Ticket: c.Query("ticket"), Active: active, Limit: p.Limit + 1, After: p.After})
+	yardPage(s, c, p, v, err)
 }
 
 func (s *Server) yardLot(c *gin.Context) {
@@ -365,13 +401,14 @@ func (s *Server) yardLotGraph(c *gin.Context) {
 }
 
 func (s *Server) yardTransitions(c *gin.Context) {
-	from, to, n, err := period(c)
+	p, from, to, err := pageAndPeriod(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	v, err := s.ys().Transitions(c.Request.Context(), yard.TransitionFilter{Yard: c.Query("yard"), Kind: c.Query("kind"), From: from, To: to, Limit: n})
-	s.answer(c, http.StatusOK, gin.H{"transitions": v}, err)
+	v, err := s.ys().Transitions(c.Request.Context(), yard.TransitionFilter{Yard: c.Query("yard"), Kind: c.Query("kind"), From: from, To: to,
+		Limit: p.Limit + 1, After: p.After})
+	yardPage(s, c, p, v, err)
 }
 
 func (s *Server) yardTransition(c *gin.Context) {
@@ -389,6 +426,16 @@ func replayed(c *gin.Context, again bool) int {
 	return http.StatusCreated
 }
 
+// yardFail answers err; an idempotency key reused with another body is
+// answered 422, as the API's idempotency middleware does.
+func (s *Server) yardFail(c *gin.Context, err error) {
+	if errors.Is(err, yard.ErrIdempotencyKeyReused) {
+		problem(c, http.StatusUnprocessableEntity, "idempotency-key-reused", "idempotency key reused with a different body", err.Error())
+		return
+	}
+	s.fail(c, err)
+}
+
 func (s *Server) yardApply(c *gin.Context) {
 	var r yard.TransitionRequest
 	if err := bindJSON(c, &r); err != nil {
@@ -397,7 +444,7 @@ func (s *Server) yardApply(c *gin.Context) {
 	}
 	res, err := s.ys().Apply(c.Request.Context(), r, c.GetHeader(IdempotencyKeyHeader), principal(c).TokenID)
 	if err != nil {
-		s.fail(c, err)
+		s.yardFail(c, err)
 		return
 	}
 	c.JSON(replayed(c, res.Replayed), res)
@@ -405,11 +452,11 @@ func (s *Server) yardApply(c *gin.Context) {
 
 func (s *Server) yardStock(c *gin.Context) {
 	v, err := s.ys().Stock(c.Request.Context(), c.Query("yard"))
-	s.answer(c, http.StatusOK, gin.H{"stock": v}, err)
+	s.answer(c, http.StatusOK, gin.H{"items": v}, err)
 }
 
 func (s *Server) yardMassBalance(c *gin.Context) {
-	from, to, _, err := period(c)
+	from, to, err := period(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -419,13 +466,13 @@ func (s *Server) yardMassBalance(c *gin.Context) {
 }
 
 func (s *Server) yardShipments(c *gin.Context) {
-	from, to, n, err := period(c)
+	p, from, to, err := pageAndPeriod(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	v, err := s.ys().Shipments(c.Request.Context(), c.Query("yard"), from, to, n)
-	s.answer(c, http.StatusOK, gin.H{"shipments": v}, err)
+	v, err := s.ys().Shipments(c.Request.Context(), yard.ShipmentFilter{Yard: c.Query("yard"), From: from, To: to, Limit: p.Limit + 1, After: p.After})
+	yardPage(s, c, p, v, err)
 }
 
 func (s *Server) yardShip(c *gin.Context) {
@@ -436,7 +483,7 @@ func (s *Server) yardShip(c *gin.Context) {
 	}
 	sh, err := s.ys().Ship(c.Request.Context(), r, c.GetHeader(IdempotencyKeyHeader), principal(c).TokenID)
 	if err != nil {
-		s.fail(c, err)
+		s.yardFail(c, err)
 		return
 	}
 	c.JSON(replayed(c, sh.Replayed), sh)
@@ -472,24 +519,27 @@ func (s *Server) custodyVerify(c *gin.Context) {
 }
 
 func (s *Server) custodyEntries(c *gin.Context) {
-	n, err := intQuery(c, "limit")
+	p, err := pageOf(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	var after int64
-	if v := c.Query("after"); v != "" {
-		if after, err = strconv.ParseInt(v, 10, 64); err != nil {
-			s.fail(c, revloop.Invalid("after", "want a sequence number, got %q", v))
+	if p.After != "" {
+		if after, err = strconv.ParseInt(p.After, 10, 64); err != nil {
+			s.fail(c, revloop.Invalid("cursor", "not a cursor of this list"))
 			return
 		}
 	}
-	if n == 0 || n > 1000 {
-		n = 1000
+	es, err := s.deps.Yard.Custody.Entries(c.Request.Context(), c.Query("subject"), after, p.Limit+1)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
-	es, err := s.deps.Yard.Custody.Entries(c.Request.Context(), c.Query("subject"), after, n)
-	if es == nil {
-		es = []custody.Entry{}
+	next := ""
+	if len(es) > p.Limit {
+		es = es[:p.Limit]
+		next = strconv.FormatInt(es[len(es)-1].Seq, 10)
 	}
-	s.answer(c, http.StatusOK, gin.H{"entries": es}, err)
+	writePage(c, es, next)
 }

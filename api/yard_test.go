@@ -175,22 +175,43 @@ func TestYardEndToEnd(t *testing.T) {
 	sim.Visit(yardtest.Visit{VehicleEPC: apiTruck2, Arrive: yardDay.Add(70 * time.Second), GrossKg: 11900, SkipTare: true, Stay: 4 * time.Minute})
 	e.drive(sim)
 
-	var ps struct{ Passages []yard.Passage }
+	var ps struct{ Items []yard.Passage }
 	e.must(200, "disp", "GET", "/yard/passages?yard=y1", nil, &ps)
 	var got []string
-	for _, p := range ps.Passages {
+	for _, p := range ps.Items {
 		got = append(got, p.TagRef+":"+string(p.Direction))
 	}
 	if want := "truck-1:in bin-7:in truck-2:in truck-2:out truck-1:out"; strings.Join(got, " ") != want {
 		t.Fatalf("passages %v, want %s", got, want)
 	}
 
-	var ts struct{ Tickets []yard.Ticket }
-	e.must(200, "aud", "GET", "/yard/tickets?yard=y1", nil, &ts)
-	if len(ts.Tickets) != 2 {
-		t.Fatalf("tickets %+v", ts.Tickets)
+	// Page through the passages two at a time.
+	var paged []string
+	for next := "/yard/passages?yard=y1&limit=2"; next != ""; {
+		var page struct {
+			Items      []yard.Passage
+			NextCursor string `json:"next_cursor"`
+			Next       string
+		}
+		e.must(200, "disp", "GET", next, nil, &page)
+		if len(page.Items) > 2 || (page.Next == "") != (page.NextCursor == "") {
+			t.Fatalf("page %+v", page)
+		}
+		for _, p := range page.Items {
+			paged = append(paged, p.TagRef+":"+string(p.Direction))
+		}
+		next = strings.TrimPrefix(page.Next, "/api/v1")
 	}
-	t1 := ts.Tickets[0]
+	if strings.Join(paged, " ") != strings.Join(got, " ") {
+		t.Fatalf("paged passages %v, want %v", paged, got)
+	}
+
+	var ts struct{ Items []yard.Ticket }
+	e.must(200, "aud", "GET", "/yard/tickets?yard=y1", nil, &ts)
+	if len(ts.Items) != 2 {
+		t.Fatalf("tickets %+v", ts.Items)
+	}
+	t1 := ts.Items[0]
 	if t1.Vehicle != "truck-1" || t1.Status != yard.TicketComplete || math.Abs(*t1.NetKg-7110) > 10 {
 		t.Fatalf("ticket 1 %+v", t1)
 	}
@@ -223,7 +244,7 @@ func TestYardEndToEnd(t *testing.T) {
 		t.Fatalf("retry = %d %+v, want the original %s", code, again.Transition, bales.Transition.ID)
 	}
 	compact["loss_kg"] = 3
-	if code, raw := e.call("yard", "POST", "/yard/transitions", compact, nil, "Idempotency-Key", "bale-run-1"); code != 409 {
+	if code, raw := e.call("yard", "POST", "/yard/transitions", compact, nil, "Idempotency-Key", "bale-run-1"); code != 422 || !strings.Contains(string(raw), "idempotency-key-reused") {
 		t.Fatalf("same key, different body = %d %s", code, raw)
 	}
 	var shred yard.TransitionResult
@@ -249,10 +270,10 @@ func TestYardEndToEnd(t *testing.T) {
 	if len(graph.Lots) != 7 || len(graph.Edges) != 6 {
 		t.Fatalf("graph of the received lot: %d lots %d edges", len(graph.Lots), len(graph.Edges))
 	}
-	var stock struct{ Stock []yard.StockLine }
+	var stock struct{ Items []yard.StockLine }
 	e.must(200, "disp", "GET", "/yard/stock?yard=y1", nil, &stock)
-	if len(stock.Stock) != 0 {
-		t.Fatalf("stock after everything shipped or disposed: %+v", stock.Stock)
+	if len(stock.Items) != 0 {
+		t.Fatalf("stock after everything shipped or disposed: %+v", stock.Items)
 	}
 	var bal yard.Balance
 	e.must(200, "aud", "GET", "/yard/mass-balance?yard=y1&from=2026-11-26T00:00:00Z&to=2026-11-27T00:00:00Z", nil, &bal)
@@ -273,13 +294,13 @@ func TestYardEndToEnd(t *testing.T) {
 	}
 
 	// One byte of one stored entry changed by hand.
-	var es struct{ Entries []custody.Entry }
+	var es struct{ Items []custody.Entry }
 	e.must(200, "aud", "GET", "/custody/entries?subject="+sorted.Transition.ID, nil, &es)
-	if len(es.Entries) != 1 {
-		t.Fatalf("entries of %s: %+v", sorted.Transition.ID, es.Entries)
+	if len(es.Items) != 1 {
+		t.Fatalf("entries of %s: %+v", sorted.Transition.ID, es.Items)
 	}
-	seq := es.Entries[0].Seq
-	p := []byte(es.Entries[0].Payload)
+	seq := es.Items[0].Seq
+	p := []byte(es.Items[0].Payload)
 	i := bytes.Index(p, []byte(`"operator":"ana"`)) + len(`"operator":"a`)
 	p[i] = 'x'
 	if _, err := e.db.Exec(context.Background(), `UPDATE custody_log SET payload = ? WHERE seq = ?`, string(p), seq); err != nil {
@@ -371,6 +392,8 @@ func TestYardBadInput(t *testing.T) {
 		{"no token", "", "GET", "/yard/lots", nil, 401, nil, nil},
 		{"yard may not verify custody", "yard", "GET", "/custody/verify", nil, 403, nil, nil},
 		{"bad time", "aud", "GET", "/yard/transitions?from=yesterday", nil, 400, nil, nil},
+		{"bad cursor", "aud", "GET", "/yard/lots?cursor=xyz", nil, 400, nil, nil},
+		{"bad limit", "aud", "GET", "/yard/passages?limit=100000", nil, 400, nil, nil},
 		{"unknown lot", "aud", "GET", "/yard/lots/LOT-404", nil, 404, nil, nil},
 		{"correction without reason", "yard", "POST", "/yard/tickets/" + tk.ID + "/corrections", map[string]any{"gross_kg": 9100}, 400, nil, nil},
 		{"correcting a received ticket", "yard", "POST", "/yard/tickets/" + tk.ID + "/corrections", map[string]any{"gross_kg": 9100, "reason": "r"}, 409, nil, nil},
@@ -446,6 +469,9 @@ func TestYardOpenAPIFragment(t *testing.T) {
 	frag, ok := frags["yard"]
 	if !ok {
 		t.Fatal("no yard fragment")
+	}
+	if _, err := OpenAPIDocument(); err != nil {
+		t.Fatalf("the yard fragment does not merge: %v", err)
 	}
 	db := e.db
 	svc := e.svc

@@ -314,13 +314,20 @@ func (s *Service) Apply(ctx context.Context, r TransitionRequest, idemKey, actor
 	return res, nil
 }
 
+// ErrIdempotencyKeyReused refuses a request whose idempotency key was used
+// before for a different request. It is an ErrConflict.
+var ErrIdempotencyKeyReused = fmt.Errorf("idempotency key reused with a different request: %w", revloop.ErrConflict)
+
+// MaxIdempotencyKeyLen bounds an idempotency key.
+const MaxIdempotencyKeyLen = 255
+
 // replay answers a request whose idempotency key was seen before.
 func replay(ctx context.Context, tx *store.Tx, table, key, hash string, into any) (bool, error) {
 	if key == "" {
 		return false, nil
 	}
-	if len(key) > 256 {
-		return false, revloop.Invalid("Idempotency-Key", "at most 256 characters")
+	if len(key) > MaxIdempotencyKeyLen || strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
+		return false, revloop.Invalid("Idempotency-Key", "at most %d printable ASCII characters", MaxIdempotencyKeyLen)
 	}
 	var h, result string
 	col := "result"
@@ -335,7 +342,7 @@ func replay(ctx context.Context, tx *store.Tx, table, key, hash string, into any
 		return false, err
 	}
 	if h != hash {
-		return true, fmt.Errorf("Idempotency-Key %q was used for a different request: %w", key, revloop.ErrConflict)
+		return true, fmt.Errorf("Idempotency-Key %q: %w", key, ErrIdempotencyKeyReused)
 	}
 	if err := json.Unmarshal([]byte(result), into); err != nil {
 		return true, err

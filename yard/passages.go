@@ -108,6 +108,7 @@ type PassageFilter struct {
 	From    time.Time // first read >= From
 	To      time.Time // first read < To
 	Limit   int       // default 100, at most 1000
+	After   string    // a Passage.Cursor: continue after that passage
 }
 
 const passageCols = `id, reader, yard, epc, tag_kind, tag_ref, first_ms, last_ms, reads, antennas, first_antenna,
@@ -162,6 +163,10 @@ func (s *Service) Passages(ctx context.Context, f PassageFilter) ([]Passage, err
 	if !f.To.IsZero() {
 		q += ` AND first_ms < ?`
 		args = append(args, store.Millis(f.To))
+	}
+	q, args, err := afterTime(q, args, f.After, "first_ms", "id")
+	if err != nil {
+		return nil, err
 	}
 	q += ` ORDER BY first_ms, id LIMIT ?`
 	args = append(args, limit(f.Limit, 100, 1000))

@@ -15,6 +15,7 @@ type LotFilter struct {
 	// Active keeps only lots in stock: not consumed, shipped or disposed.
 	Active bool
 	Limit  int
+	After  string // a Lot.Cursor
 }
 
 // Lots lists lots by id.
@@ -30,6 +31,7 @@ func (s *Service) Lots(ctx context.Context, f LotFilter) ([]Lot, error) {
 	if f.Active {
 		q += ` AND consumed_by = '' AND stage NOT IN ('shipped', 'disposed')`
 	}
+	q, args = afterID(q, args, f.After, "id")
 	q += ` ORDER BY id LIMIT ?`
 	args = append(args, limit(f.Limit, 100, 1000))
 	rows, err := s.db.Query(ctx, q, args...)
@@ -198,6 +200,7 @@ type TransitionFilter struct {
 	Yard, Kind string
 	From, To   time.Time
 	Limit      int
+	After      string // a Transition.Cursor
 }
 
 // Transitions lists recorded transitions, oldest first.
@@ -219,6 +222,10 @@ func (s *Service) Transitions(ctx context.Context, f TransitionFilter) ([]Transi
 	if !f.To.IsZero() {
 		q += ` AND ts_ms < ?`
 		args = append(args, store.Millis(f.To))
+	}
+	q, args, err := afterTime(q, args, f.After, "ts_ms", "id")
+	if err != nil {
+		return nil, err
 	}
 	q += ` ORDER BY ts_ms, id LIMIT ?`
 	args = append(args, limit(f.Limit, 100, 1000))

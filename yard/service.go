@@ -328,9 +328,10 @@ func upperHex(s string) string {
 	return string(b)
 }
 
-// Tags lists the known tags.
-func (s *Service) Tags(ctx context.Context) ([]Tag, error) {
-	rows, err := s.db.Query(ctx, `SELECT epc, kind, ref FROM yard_tags ORDER BY epc`)
+// Tags lists the known tags by EPC, after the EPC after.
+func (s *Service) Tags(ctx context.Context, after string, n int) ([]Tag, error) {
+	q, args := afterID(`SELECT epc, kind, ref FROM yard_tags WHERE 1 = 1`, nil, after, "epc")
+	rows, err := s.db.Query(ctx, q+` ORDER BY epc LIMIT ?`, append(args, limit(n, 100, 1000))...)
 	if err != nil {
 		return nil, fmt.Errorf("tags: %w", err)
 	}
@@ -363,9 +364,10 @@ func (s *Service) PutTare(ctx context.Context, t Tare) error {
 	return nil
 }
 
-// Tares lists the stored tares.
-func (s *Service) Tares(ctx context.Context) ([]Tare, error) {
-	rows, err := s.db.Query(ctx, `SELECT vehicle, kg, updated_by, updated_ms FROM yard_tares ORDER BY vehicle`)
+// Tares lists the stored tares by vehicle, after the vehicle after.
+func (s *Service) Tares(ctx context.Context, after string, n int) ([]Tare, error) {
+	q, args := afterID(`SELECT vehicle, kg, updated_by, updated_ms FROM yard_tares WHERE 1 = 1`, nil, after, "vehicle")
+	rows, err := s.db.Query(ctx, q+` ORDER BY vehicle LIMIT ?`, append(args, limit(n, 100, 1000))...)
 	if err != nil {
 		return nil, fmt.Errorf("tares: %w", err)
 	}

@@ -171,6 +171,14 @@ func (s *Service) Ship(ctx context.Context, r ShipmentRequest, idemKey, actor st
 	return sh, nil
 }
 
+// ShipmentFilter selects shipments; zero fields match all.
+type ShipmentFilter struct {
+	Yard     string
+	From, To time.Time
+	Limit    int
+	After    string // a Shipment.Cursor
+}
+
 // Shipment returns one shipment.
 func (s *Service) Shipment(ctx context.Context, id string) (Shipment, error) {
 	var body string
@@ -188,9 +196,9 @@ func (s *Service) Shipment(ctx context.Context, id string) (Shipment, error) {
 	return sh, nil
 }
 
-// Shipments lists shipments of a yard (all yards when empty) with
-// from <= ts < to, oldest first.
-func (s *Service) Shipments(ctx context.Context, yard string, from, to time.Time, n int) ([]Shipment, error) {
+// Shipments lists shipments with from <= ts < to, oldest first.
+func (s *Service) Shipments(ctx context.Context, f ShipmentFilter) ([]Shipment, error) {
+	yard, from, to, n := f.Yard, f.From, f.To, f.Limit
 	q := `SELECT body FROM yard_shipments WHERE 1 = 1`
 	var args []any
 	if yard != "" {
@@ -204,6 +212,10 @@ func (s *Service) Shipments(ctx context.Context, yard string, from, to time.Time
 	if !to.IsZero() {
 		q += ` AND ts_ms < ?`
 		args = append(args, store.Millis(to))
+	}
+	q, args, err := afterTime(q, args, f.After, "ts_ms", "id")
+	if err != nil {
+		return nil, err
 	}
 	q += ` ORDER BY ts_ms, id LIMIT ?`
 	args = append(args, limit(n, 100, 1000))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/revloop/revloop"
@@ -159,6 +161,7 @@ type TicketFilter struct {
 	Yard, Vehicle, Status string
 	From, To              time.Time // created
 	Limit                 int
+	After                 string // a Ticket.Cursor
 }
 
 // Tickets lists the current versions of tickets, by yard and number.
@@ -178,6 +181,15 @@ func (s *Service) Tickets(ctx context.Context, f TicketFilter) ([]Ticket, error)
 	if !f.To.IsZero() {
 		q += ` AND created_ms < ?`
 		args = append(args, store.Millis(f.To))
+	}
+	if f.After != "" {
+		i := strings.LastIndex(f.After, "|")
+		n, err := strconv.ParseInt(f.After[i+1:], 10, 64)
+		if i < 0 || err != nil {
+			return nil, revloop.Invalid("cursor", "not a cursor of this list")
+		}
+		q += ` AND (yard > ? OR (yard = ? AND number > ?))`
+		args = append(args, f.After[:i], f.After[:i], n)
 	}
 	q += ` ORDER BY yard, number LIMIT ?`
 	args = append(args, limit(f.Limit, 100, 1000))

@@ -31,6 +31,7 @@ type WeighingFilter struct {
 	Yard, Status string
 	From, To     time.Time
 	Limit        int
+	After        string // a Weighing.Cursor
 }
 
 // Weighings lists weighings, oldest first.
@@ -52,6 +53,10 @@ func (s *Service) Weighings(ctx context.Context, f WeighingFilter) ([]Weighing, 
 	if !f.To.IsZero() {
 		q += ` AND ts_ms < ?`
 		args = append(args, store.Millis(f.To))
+	}
+	q, args, err := afterTime(q, args, f.After, "ts_ms", "scale")
+	if err != nil {
+		return nil, err
 	}
 	q += ` ORDER BY ts_ms, scale LIMIT ?`
 	args = append(args, limit(f.Limit, 100, 10000))
