@@ -11,6 +11,8 @@
 #
 # Installs what is missing (install-mosquitto.sh, install-influxdb.sh), waits until each
 # service answers, writes pid files, and fails with one clear line when one cannot start.
+# A service that already answers on its port (started with another REVLOOP_TEST_DIR) is
+# used as it is and left running by `stop`: tests create their own databases and topics.
 # `start` also writes the export lines to $REVLOOP_TEST_DIR/services.env;
 # `env` prints them:
 #
@@ -78,12 +80,16 @@ mosquitto_ping() {
   [ "$out" = pong ]
 }
 
-mosquitto_running() { pid_alive "$MQ_PID"; }
+mosquitto_running() { pid_alive "$MQ_PID" || { ! port_free "$MQTT_PORT" && mosquitto_ping; }; }
 
 mosquitto_start() {
   "$HERE/install-mosquitto.sh"
-  if mosquitto_running; then return 0; fi
-  port_free "$MQTT_PORT" || die "mosquitto: 127.0.0.1:$MQTT_PORT is already in use by another process"
+  if pid_alive "$MQ_PID"; then return 0; fi
+  if ! port_free "$MQTT_PORT"; then
+    mosquitto_ping || die "mosquitto: 127.0.0.1:$MQTT_PORT is in use by a process that is not an MQTT broker"
+    echo "services.sh: an MQTT broker already answers on 127.0.0.1:$MQTT_PORT (started elsewhere); using it" >&2
+    return 0
+  fi
   mkdir -p "$MQ_DIR"
   sed -e "s|@PORT@|$MQTT_PORT|g" -e "s|@DIR@|$MQ_DIR|g" -e "s|@USER@|$(id -un)|g" \
     "$ROOT/deploy/test/mosquitto.conf" >"$MQ_DIR/mosquitto.conf"
@@ -104,13 +110,17 @@ IX_PID="$IX_DIR/influxd.pid"
 
 influxdb_ping() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$INFLUX_PORT/ping")" = 204 ]; }
 
-influxdb_running() { pid_alive "$IX_PID"; }
+influxdb_running() { pid_alive "$IX_PID" || influxdb_ping; }
 
 influxdb_start() {
   local bin
   bin="$("$HERE/install-influxdb.sh")" || die "influxdb: influxd is not installed and could not be built"
-  if influxdb_running; then return 0; fi
-  port_free "$INFLUX_PORT" || die "influxdb: 127.0.0.1:$INFLUX_PORT is already in use by another process"
+  if pid_alive "$IX_PID"; then return 0; fi
+  if ! port_free "$INFLUX_PORT"; then
+    influxdb_ping || die "influxdb: 127.0.0.1:$INFLUX_PORT is in use by a process that is not InfluxDB"
+    echo "services.sh: InfluxDB already answers on 127.0.0.1:$INFLUX_PORT (started elsewhere); using it" >&2
+    return 0
+  fi
   port_free "$INFLUX_RPC_PORT" || die "influxdb: 127.0.0.1:$INFLUX_RPC_PORT is already in use by another process"
   mkdir -p "$IX_DIR"
   sed -e "s|@DIR@|$IX_DIR|g" -e "s|@HTTP_PORT@|$INFLUX_PORT|g" -e "s|@RPC_PORT@|$INFLUX_RPC_PORT|g" \
