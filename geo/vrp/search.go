@@ -49,6 +49,7 @@ type solution struct {
 	cost   float64
 }
 
+// worker runs one search thread; it owns its random source and scratch.
 type worker struct {
 	e      *engine
 	rng    *rnd
@@ -58,7 +59,6 @@ type worker struct {
 	// scratch
 	removed  []int32
 	cands    []int32
-	used     []int32
 	spare    []int32 // an empty vehicle per class, or -1
 	spareCur []int
 	keys     []float64
@@ -210,7 +210,7 @@ func (w *worker) recost(s *solution) {
 	}
 }
 
-// removeNodes takes the marked customers out of route v.
+// removeFrom takes the customers drop marks out of route v.
 func (w *worker) removeFrom(s *solution, v int32, drop func(c int32) bool) {
 	e := w.e
 	r := w.mut(s, v)
