@@ -3,6 +3,7 @@ package influx_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -179,6 +180,75 @@ func TestConfigValidate(t *testing.T) {
 			err := tc.cfg.Validate()
 			if (err == nil) != (tc.wantErr == "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Validate: %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestPruneRequests checks the requests Prune sends to a 2.x server (delete
+// API) and to a 1.x server (no delete API: InfluxQL DELETE).
+func TestPruneRequests(t *testing.T) {
+	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name        string
+		deleteCode  int
+		wantQueries []string
+	}{
+		{"2.x delete API", 204, nil},
+		{"1.x InfluxQL", 404, []string{`DELETE FROM "position" WHERE time < '2026-03-01T12:00:00Z'`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var deletes []string
+			var queries []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "Token u:p" {
+					t.Errorf("%s without the token", r.URL.Path)
+				}
+				switch r.URL.Path {
+				case "/api/v2/delete":
+					b := new(strings.Builder)
+					_, _ = io.Copy(b, r.Body)
+					deletes = append(deletes, r.URL.Query().Get("bucket")+" "+b.String())
+					w.WriteHeader(tc.deleteCode)
+				case "/query":
+					if err := r.ParseForm(); err != nil {
+						t.Error(err)
+					}
+					if r.Form.Get("db") != "fleet" {
+						t.Errorf("InfluxQL on db %q, want fleet", r.Form.Get("db"))
+					}
+					queries = append(queries, r.Form.Get("q"))
+					w.Write([]byte(`{"results":[{"statement_id":0}]}`))
+				default:
+					t.Errorf("unexpected request %s", r.URL)
+				}
+			}))
+			defer srv.Close()
+			s, err := influx.New(influx.Config{URL: srv.URL, Bucket: "fleet/autogen", Token: "u:p",
+				Retention: timeseries.Retention{"position": 24 * time.Hour, "weight": 0}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for range 2 { // the 1.x fallback is remembered
+				if err := s.Prune(context.Background(), now); err != nil {
+					t.Fatalf("Prune: %v", err)
+				}
+			}
+			wantDeletes := 2
+			if tc.deleteCode == 404 {
+				wantDeletes = 1
+			}
+			if len(deletes) != wantDeletes || !strings.Contains(deletes[0], `"stop":"2026-03-01T11:59:59.999999999Z"`) ||
+				!strings.Contains(deletes[0], `_measurement=\"position\"`) || !strings.HasPrefix(deletes[0], "fleet/autogen ") {
+				t.Errorf("delete requests %q", deletes)
+			}
+			if len(tc.wantQueries) > 0 && (len(queries) != 2 || queries[0] != tc.wantQueries[0]) {
+				t.Errorf("InfluxQL %q, want %q twice", queries, tc.wantQueries)
+			}
+			if len(tc.wantQueries) == 0 && len(queries) != 0 {
+				t.Errorf("InfluxQL %q on a 2.x server", queries)
 			}
 		})
 	}
