@@ -45,5 +45,13 @@
 // with a MassBalanceError, which is an ErrInvalid (HTTP 400, because the
 // request's figures are wrong) carrying the figures. Illegal transitions are
 // refused with a revloop.TransitionError (HTTP 409). Shipped and disposed
-// lots are immutable.
+// lots are immutable. A store transition moves lots to another location
+// (storage, R13/D15) without changing their stage. Recovery/disposal codes:
+// reception and storage R13 or D15, sorting, compacting and shredding R12 or
+// D13, disposal D1-D15, shipping any R or D code.
+//
+// Idempotency. Transitions and shipments take an idempotency key that is
+// stored with them in the same transaction: a retry with the same key and
+// request returns the original result; the same key with a different request
+// is refused with ErrIdempotencyKeyReused (HTTP 422).
 package yard

@@ -45,6 +45,9 @@ const (
 	KindShred   = "shred"
 	KindDispose = "dispose"
 	KindShip    = "ship"
+	// KindStore moves lots to another location in the yard (storage,
+	// R13/D15); their stage stays.
+	KindStore = "store"
 )
 
 var kindStage = map[string]string{
@@ -64,7 +67,7 @@ var (
 func checkRD(kind, code string) error {
 	ok := false
 	switch kind {
-	case KindReceive:
+	case KindReceive, KindStore:
 		ok = code == "R13" || code == "D15"
 	case KindSort, KindCompact, KindShred:
 		ok = code == "R12" || code == "D13"
@@ -74,7 +77,7 @@ func checkRD(kind, code string) error {
 		ok = rCode.MatchString(code) || dCode.MatchString(code)
 	}
 	if !ok {
-		want := map[string]string{KindReceive: "R13 or D15", KindSort: "R12 or D13", KindCompact: "R12 or D13",
+		want := map[string]string{KindReceive: "R13 or D15", KindStore: "R13 or D15", KindSort: "R12 or D13", KindCompact: "R12 or D13",
 			KindShred: "R12 or D13", KindDispose: "D1..D15", KindShip: "R1..R13 or D1..D15"}[kind]
 		return revloop.Invalid("rd_code", "%s needs %s, got %q", kind, want, code)
 	}
@@ -119,6 +122,7 @@ type OutputLot struct {
 // lots, with EWC codes) — the ticket's net weight is the input.
 // sort, compact, shred: Inputs (lot ids, consumed whole) and Outputs.
 // dispose: Inputs only; the lots move to disposed.
+// store: Inputs and Location; the lots move there and keep their stage.
 type TransitionRequest struct {
 	Kind     string      `json:"kind"`
 	Ticket   string      `json:"ticket,omitempty"`
@@ -130,8 +134,10 @@ type TransitionRequest struct {
 	RDCode   string      `json:"rd_code"`
 	Station  string      `json:"station,omitempty"`
 	Operator string      `json:"operator,omitempty"`
-	At       time.Time   `json:"ts,omitzero"`
-	Note     string      `json:"note,omitempty"`
+	// Location is where store moves its input lots.
+	Location string    `json:"location,omitempty"`
+	At       time.Time `json:"ts,omitzero"`
+	Note     string    `json:"note,omitempty"`
 }
 
 // TransitionInput is one input lot as it was when consumed.
@@ -198,11 +204,9 @@ func lotTx(ctx context.Context, q store.Querier, id string) (Lot, error) {
 }
 
 func (s *Service) validateTransition(r *TransitionRequest, actor string) error {
-	to, ok := kindStage[r.Kind]
-	if !ok || r.Kind == KindShip {
-		return revloop.Invalid("kind", "want receive, sort, compact, shred or dispose, got %q (ship through a shipment)", r.Kind)
+	if _, ok := kindStage[r.Kind]; (!ok && r.Kind != KindStore) || r.Kind == KindShip {
+		return revloop.Invalid("kind", "want receive, sort, compact, shred, dispose or store, got %q (ship through a shipment)", r.Kind)
 	}
-	_ = to
 	r.RDCode = strings.ToUpper(strings.TrimSpace(r.RDCode))
 	if err := checkRD(r.Kind, r.RDCode); err != nil {
 		return err
@@ -211,7 +215,7 @@ func (s *Service) validateTransition(r *TransitionRequest, actor string) error {
 		r.Operator = actor
 	}
 	for _, c := range []struct{ f, v string }{{"operator", r.Operator}, {"station", r.Station}, {"note", r.Note},
-		{"customer", r.Customer}, {"ticket", r.Ticket}} {
+		{"customer", r.Customer}, {"ticket", r.Ticket}, {"location", r.Location}} {
 		if err := checkText(c.f, c.v, c.f == "operator"); err != nil {
 			return err
 		}
@@ -245,12 +249,15 @@ func (s *Service) validateTransition(r *TransitionRequest, actor string) error {
 		}
 		seen[id] = true
 	}
-	if r.Kind == KindDispose {
+	if (r.Kind == KindStore) != (r.Location != "") {
+		return revloop.Invalid("location", "store needs the new location; other kinds set it per output")
+	}
+	if r.Kind == KindDispose || r.Kind == KindStore {
 		if len(r.Outputs) > 0 {
-			return revloop.Invalid("outputs", "disposal moves its inputs; it creates no lots")
+			return revloop.Invalid("outputs", "%s moves its inputs; it creates no lots", r.Kind)
 		}
 		if r.LossKg != 0 {
-			return revloop.Invalid("loss_kg", "disposal records no loss")
+			return revloop.Invalid("loss_kg", "%s records no loss", r.Kind)
 		}
 		return nil
 	}
@@ -388,7 +395,11 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, r TransitionRequest, 
 			if l.ConsumedBy != "" {
 				return tr, nil, &revloop.TransitionError{Entity: "lot " + l.ID, From: l.Stage + " (consumed by " + l.ConsumedBy + ")", To: to}
 			}
-			if !slices.Contains(nextStages[l.Stage], to) {
+			if r.Kind == KindStore {
+				if len(nextStages[l.Stage]) == 0 {
+					return tr, nil, &revloop.TransitionError{Entity: "lot " + l.ID, From: l.Stage, To: "stored"}
+				}
+			} else if !slices.Contains(nextStages[l.Stage], to) {
 				return tr, nil, &revloop.TransitionError{Entity: "lot " + l.ID, From: l.Stage, To: to, Allowed: AllowedNext(l.Stage)}
 			}
 			if tr.Yard == "" {
@@ -401,7 +412,7 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, r TransitionRequest, 
 			tr.KgIn += l.Kg
 		}
 	}
-	if r.Kind == KindDispose || r.Kind == KindShip {
+	if r.Kind == KindDispose || r.Kind == KindShip || r.Kind == KindStore {
 		tr.KgOut = tr.KgIn
 	}
 	for _, o := range r.Outputs {
@@ -471,11 +482,15 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, r TransitionRequest, 
 	}
 	for _, in := range inputs {
 		consumed := tr.ID
-		if r.Kind == KindDispose || r.Kind == KindShip {
+		if r.Kind == KindDispose || r.Kind == KindShip || r.Kind == KindStore {
 			consumed = "" // the lot itself moves on
 		}
-		if _, err := tx.Exec(ctx, `UPDATE yard_lots SET stage = ?, consumed_by = ?, shipment = ?, updated_ms = ? WHERE id = ?`,
-			to, consumed, shipment, now, in.ID); err != nil {
+		to, location := to, in.Location
+		if r.Kind == KindStore {
+			to, location = in.Stage, r.Location
+		}
+		if _, err := tx.Exec(ctx, `UPDATE yard_lots SET stage = ?, consumed_by = ?, shipment = ?, location = ?, updated_ms = ? WHERE id = ?`,
+			to, consumed, shipment, location, now, in.ID); err != nil {
 			return tr, nil, err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO yard_lot_history (lot, transition, role, from_stage, to_stage, ts_ms) VALUES (?, ?, 'input', ?, ?, ?)`,
@@ -483,7 +498,7 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, r TransitionRequest, 
 			return tr, nil, err
 		}
 		if consumed == "" {
-			in.Stage, in.Shipment, in.Updated = to, shipment, store.FromMillis(now)
+			in.Stage, in.Shipment, in.Location, in.Updated = to, shipment, location, store.FromMillis(now)
 			lots = append(lots, in)
 		}
 	}

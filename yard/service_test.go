@@ -311,7 +311,19 @@ func TestTransitionFlow(t *testing.T) {
 		if b.ReceivedKg != 1000 || b.ShippedKg != 599 || b.DisposedKg != 15 || b.LossKg != 3 || b.DifferenceKg != 3 || b.StockDeltaKg != 380 {
 			t.Fatalf("balance %+v", b)
 		}
-		_ = paper
+		moved, err := svc.Apply(ctx, TransitionRequest{Kind: KindStore, Inputs: []string{paper.ID}, Location: "bay-9", RDCode: "R13"}, "", "op")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := moved.Lots[0]; l.ID != paper.ID || l.Location != "bay-9" || l.Stage != StageSorted || l.ConsumedBy != "" {
+			t.Fatalf("stored lot %+v", l)
+		}
+		if _, err := svc.Apply(ctx, TransitionRequest{Kind: KindStore, Inputs: []string{paper.ID}, Location: "bay-9", RDCode: "R12"}, "", "op"); !errors.Is(err, revloop.ErrInvalid) {
+			t.Fatalf("storage under R12 accepted: %v", err)
+		}
+		if _, err := svc.Apply(ctx, TransitionRequest{Kind: KindStore, Inputs: []string{bale.Lots[0].ID}, Location: "bay-1", RDCode: "R13"}, "", "op"); !errors.Is(err, revloop.ErrConflict) {
+			t.Fatalf("storing a shipped lot: %v", err)
+		}
 		rep, err := custody.Verify(ctx, svc.db, nil)
 		if err != nil || !rep.OK {
 			t.Fatalf("custody %+v %v", rep, err)
