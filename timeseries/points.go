@@ -13,6 +13,52 @@ import (
 	"github.com/revloop/revloop"
 )
 
+// Kind is the type of a field's value.
+type Kind string
+
+// The field kinds.
+const (
+	KindFloat  Kind = "float"
+	KindInt    Kind = "int"
+	KindBool   Kind = "bool"
+	KindString Kind = "string"
+)
+
+// KindOf returns the kind of a field value, or "" for an unsupported type.
+func KindOf(v any) Kind {
+	switch v.(type) {
+	case float64:
+		return KindFloat
+	case int64:
+		return KindInt
+	case bool:
+		return KindBool
+	case string:
+		return KindString
+	}
+	return ""
+}
+
+// Schema fixes the kind of every known field of the known measurements
+// (DESIGN.md, "Time series"). InfluxDB rejects a write whose field kind
+// differs from what a shard already holds, so Validate enforces these kinds
+// for every backend alike; other fields and measurements are free.
+var Schema = map[string]map[string]Kind{
+	revloop.MeasurementPosition: {
+		"lat": KindFloat, "lon": KindFloat, "speed_kmh": KindFloat, "heading_deg": KindFloat,
+		"hdop": KindFloat, "sats": KindInt, "odometer_km": KindFloat, "ignition": KindBool,
+	},
+	revloop.MeasurementFill: {
+		"level_pct": KindFloat, "distance_mm": KindFloat, "temp_c": KindFloat, "battery_v": KindFloat, "tilt_deg": KindFloat,
+	},
+	revloop.MeasurementRFIDRead: {"epc": KindString, "rssi_dbm": KindFloat},
+	revloop.MeasurementWeight:   {"kg": KindFloat, "stable": KindBool},
+	revloop.MeasurementDeviceStatus: {
+		"battery_v": KindFloat, "rssi_dbm": KindFloat, "firmware": KindString, "uptime_s": KindFloat,
+		"online": KindBool, "config_version": KindInt,
+	},
+}
+
 // ErrInvalidPoint is wrapped by Validate and returned (inside a rejected
 // *WriteError) by every backend's Write for a point that no backend could
 // store faithfully.
@@ -29,7 +75,7 @@ var (
 // measurement name of [a-z0-9_]{1,64}, a valid device id, tags sorted by
 // key with non-empty keys and values and no "device" key, at least one
 // field, unique field keys, field values of type float64 (finite), int64,
-// bool or string (at most 64 KiB), text that is UTF-8 without control
+// bool or string (at most 64 KiB) of the kind Schema gives, text that is UTF-8 without control
 // characters (tag values also without backslashes), and a timestamp between MinTime and
 // MaxTime.
 func Validate(p Point) error {
@@ -80,6 +126,9 @@ func Validate(p Point) error {
 			}
 		default:
 			return fmt.Errorf("%w: %s %s: field %s has type %T, want float64, int64, bool or string", ErrInvalidPoint, p.Measurement, p.Device, f.Key, f.Value)
+		}
+		if want, ok := Schema[p.Measurement][f.Key]; ok && KindOf(f.Value) != want {
+			return fmt.Errorf("%w: %s %s: field %s is %s, the schema says %s", ErrInvalidPoint, p.Measurement, p.Device, f.Key, KindOf(f.Value), want)
 		}
 	}
 	if p.Time.IsZero() || p.Time.Before(MinTime) || p.Time.After(MaxTime) {

@@ -52,6 +52,13 @@ func TestValidate(t *testing.T) {
 		{"newline in string", with(func(p *timeseries.Point) { p.Fields[0].Value = "a\nb" }), "control"},
 		{"zero time", with(func(p *timeseries.Point) { p.Time = time.Time{} }), "out of range"},
 		{"year 2300", with(func(p *timeseries.Point) { p.Time = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC) }), "out of range"},
+		{"schema: sats as float", with(func(p *timeseries.Point) { p.Fields = []timeseries.Field{{Key: "sats", Value: 7.0}} }), "schema says int"},
+		{"schema: lat as string", with(func(p *timeseries.Point) { p.Fields[0].Value = "52.1" }), "schema says float"},
+		{"schema: unknown field is free", with(func(p *timeseries.Point) { p.Fields = append(p.Fields, timeseries.Field{Key: "fix_mode", Value: "3d"}) }), ""},
+		{"schema: unknown measurement is free", with(func(p *timeseries.Point) {
+			p.Measurement = "engine"
+			p.Fields = []timeseries.Field{{Key: "lat", Value: "x"}}
+		}), ""},
 		{"bad field key", with(func(p *timeseries.Point) { p.Fields[0].Key = "la t" }), "field key"},
 	}
 	for _, tc := range tests {

@@ -419,6 +419,7 @@ func (s Suite) testInvalid(t *testing.T) {
 		{"bad device", timeseries.Point{Measurement: "position", Device: "Trk 1", Time: at(1), Fields: []timeseries.Field{{Key: "lat", Value: 1.0}}}},
 		{"no fields", timeseries.Point{Measurement: "position", Device: "trk-1", Time: at(1)}},
 		{"int field", timeseries.Point{Measurement: "position", Device: "trk-1", Time: at(1), Fields: []timeseries.Field{{Key: "sats", Value: 3}}}},
+		{"field of the wrong kind", timeseries.Point{Measurement: "position", Device: "trk-1", Time: at(1), Fields: []timeseries.Field{{Key: "sats", Value: 3.0}}}},
 		{"zero time", timeseries.Point{Measurement: "position", Device: "trk-1", Fields: []timeseries.Field{{Key: "lat", Value: 1.0}}}},
 		{"bad measurement", timeseries.Point{Measurement: "Pos ition", Device: "trk-1", Time: at(1), Fields: []timeseries.Field{{Key: "lat", Value: 1.0}}}},
 		{"device tag", timeseries.Point{Measurement: "position", Device: "trk-1", Time: at(1), Tags: []timeseries.Tag{{Key: "device", Value: "x"}}, Fields: []timeseries.Field{{Key: "lat", Value: 1.0}}}},
