@@ -62,6 +62,7 @@ func New(log *slog.Logger, opts Options, deps Deps) *Server {
 	s.mountYard(v1)
 	s.mountRoutes(v1)
 	s.mountExports(v1)
+	s.mountFleet(v1)
 	return s
 }
 
