@@ -77,8 +77,8 @@ func TestExportsRejectBadInput(t *testing.T) {
 	other := ta.customerToken("c-other")
 	cases := []struct {
 		name, path, token string
-		status           int
-		field            string
+		status            int
+		field             string
 	}{
 		{"reversed range", "/api/v1/exports/period?from=2026-06-01&to=2026-05-01", auditor, 400, "to"},
 		{"open-ended range", "/api/v1/exports/period?from=2026-06-01", auditor, 400, "from"},
