@@ -28,6 +28,7 @@ type Deps struct {
 	Yard        YardDeps
 	Routes      RoutesDeps
 	Exports     ExportsDeps
+	Fleet       FleetDeps
 }
 
 // Server is the HTTP API.
