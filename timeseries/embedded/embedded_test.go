@@ -283,3 +283,83 @@ func TestStats(t *testing.T) {
 		t.Fatalf("after flush: %+v, want nothing pending after one flush", got)
 	}
 }
+
+// TestPruneWhileWriting prunes and reads while writers add fresh points; no
+// fresh point may be lost and every old one must go.
+func TestPruneWhileWriting(t *testing.T) {
+	ctx := context.Background()
+	s, err := embedded.Open(ctx, t.TempDir(), embedded.Options{
+		Retention: timeseries.Retention{revloop.MeasurementPosition: time.Hour}, FlushPoints: 200, FlushInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := timeseriestest.Base
+	fix := func(dev string, ts time.Time) timeseries.Point {
+		return timeseries.PositionPoint(revloop.Position{Device: revloop.DeviceID(dev), Time: ts, Lat: 1, Lon: 2, Sats: -1})
+	}
+	// Old points, all to be pruned.
+	var old []timeseries.Point
+	for i := range 500 {
+		old = append(old, fix(fmt.Sprintf("trk-%d", i%5), now.Add(-2*time.Hour-time.Duration(i)*time.Second)))
+	}
+	if err := s.Write(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 3)
+	const batches = 40
+	go func() {
+		for b := range batches {
+			var ps []timeseries.Point
+			for i := range 50 {
+				ps = append(ps, fix(fmt.Sprintf("trk-%d", i%5), now.Add(time.Duration(b*50+i)*time.Millisecond)))
+			}
+			if err := s.Write(ctx, ps); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for range 20 {
+			if err := s.Prune(ctx, now); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for range 50 {
+			if _, err := s.Positions(ctx, "trk-1", now.Add(-3*time.Hour), now.Add(time.Hour)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Prune(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	for d := range 5 {
+		got, err := s.Positions(ctx, revloop.DeviceID(fmt.Sprintf("trk-%d", d)), now.Add(-3*time.Hour), now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != batches*50/5 {
+			t.Errorf("trk-%d: %d fixes, want %d fresh ones", d, len(got), batches*50/5)
+		}
+		for _, p := range got {
+			if p.Time.Before(now) {
+				t.Errorf("trk-%d: old fix at %s survived the prune", d, p.Time)
+				break
+			}
+		}
+	}
+}
