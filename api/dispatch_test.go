@@ -45,7 +45,7 @@ func (f *fakeTracks) Positions(_ context.Context, dev revloop.DeviceID, from, to
 // testAPI is a server with every dispatch dependency on a fresh SQLite
 // store, and one token per role.
 type testAPI struct {
-	t       *testing.T
+	t       testing.TB
 	h       http.Handler
 	srv     *api.Server
 	db      *store.DB
@@ -59,7 +59,7 @@ type testAPI struct {
 
 type apiOption func(*api.Deps)
 
-func newTestAPI(t *testing.T, opts ...apiOption) *testAPI {
+func newTestAPI(t testing.TB, opts ...apiOption) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, "", t.TempDir())
@@ -115,7 +115,7 @@ type resp struct {
 	body   []byte
 }
 
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -520,4 +520,37 @@ func TestStream(t *testing.T) {
 		t.Fatalf("stream sent %q", got.String())
 	}
 	ta.must(400, ta.do("GET", "/api/v1/stream?types=gossip", ta.tok[api.RoleDispatcher], nil))
+}
+
+// BenchmarkFleetPositions10k measures the server side of GET
+// /api/v1/fleet/positions with 10,000 vehicles (gzip), without the network.
+func BenchmarkFleetPositions10k(b *testing.B) {
+	ta := newTestAPI(b)
+	ctx := context.Background()
+	vs := make([]dispatch.Vehicle, 10000)
+	ps := make([]revloop.Position, len(vs))
+	for i := range vs {
+		vs[i] = dispatch.Vehicle{ID: fmt.Sprintf("veh-%05d", i), Plate: fmt.Sprintf("%d-ABC-%03d", 1+i/1000, i%1000), CapacityKg: 1e4, CapacityM3: 20,
+			FuelType: "diesel", ConsumptionPer100Km: 30, TrackerDeviceID: fmt.Sprintf("trk-%05d", i)}
+		ps[i] = revloop.Position{Device: revloop.DeviceID(vs[i].TrackerDeviceID), Time: time.Now(), Lat: 51 + float64(i)*1e-5, Lon: 3.7, SpeedKmh: 30}
+	}
+	if err := ta.store.ImportVehicles(ctx, vs); err != nil {
+		b.Fatal(err)
+	}
+	ta.live.Observe(ctx, []ingest.Record{{Positions: ps}})
+	ta.live.Refresh(ctx)
+	tok := ta.tok[api.RoleDispatcher]
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", "/api/v1/fleet/positions", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Accept-Encoding", "gzip")
+			w := httptest.NewRecorder()
+			ta.h.ServeHTTP(w, req)
+			if w.Code != 200 || w.Body.Len() < 10000 {
+				b.Fatalf("status %d, %d bytes", w.Code, w.Body.Len())
+			}
+		}
+	})
 }

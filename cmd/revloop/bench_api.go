@@ -17,8 +17,10 @@ import (
 	"os/exec"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/revloop/revloop"
@@ -165,12 +167,14 @@ func runBenchAPILatest(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "load: %.0f req/s open loop for %s (+%s warm-up) from pid-separate child, GOMAXPROCS=%d\n", *rate, *duration, *warmup, runtime.GOMAXPROCS(0))
+	cpu0 := benchAPICPU()
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	var res loadResult
 	decErr := json.NewDecoder(bufio.NewReader(out)).Decode(&res)
 	waitErr := cmd.Wait()
+	cpu := benchAPICPU() - cpu0
 	cancel()
 	wg.Wait()
 	if decErr != nil {
@@ -182,10 +186,23 @@ func runBenchAPILatest(ctx context.Context, e *env, args []string) error {
 		float64(res.Bytes)/float64(max(1, res.OK))/1024, fed.Load())
 	fmt.Fprintf(e.stdout, "api-latest latency_ms p50=%.2f p90=%.2f p99=%.2f p99.9=%.2f max=%.2f (target p99 <= 10)\n",
 		percentile(l, 50), percentile(l, 90), percentile(l, 99), percentile(l, 99.9), percentile(l, 100))
+	total := *rate * (*warmup + *duration).Seconds()
+	loadavg, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(e.stdout, "api-latest server_cpu_ms_per_req=%.3f (whole server process incl. live rebuilds and fix feeding; %d CPUs; loadavg %s)\n",
+		float64(cpu.Microseconds())/1000/total, runtime.NumCPU(), strings.Join(strings.Fields(string(loadavg))[:min(3, len(strings.Fields(string(loadavg))))], " "))
 	if res.FirstErr != "" {
 		fmt.Fprintf(e.stdout, "first error: %s\n", res.FirstErr)
 	}
 	return nil
+}
+
+// benchAPICPU is the user+system CPU time this process used so far.
+func benchAPICPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type noTracks struct{}

@@ -57,7 +57,9 @@ type seedWorld struct {
 
 type seedCount struct{ created, updated int }
 
-func (c seedCount) String() string { return fmt.Sprintf("%d created, %d updated", c.created, c.updated) }
+func (c seedCount) String() string {
+	return fmt.Sprintf("%d created, %d updated", c.created, c.updated)
+}
 
 // upsert creates an object, or replaces it when its id exists.
 func upsert(c *seedCount, create, update func() error) error {

@@ -121,4 +121,3 @@ func tokenTime(t time.Time) string {
 	}
 	return t.Format(time.RFC3339)
 }
-
