@@ -44,6 +44,15 @@ type Options struct {
 	ReceiveMaximum int
 	// ClientWritesPending is the per-client outbound queue; default 65535.
 	ClientWritesPending int
+	// PersistInflight also keeps unacknowledged QoS messages in the session
+	// store, written through on every publish and acknowledgement. It costs
+	// two store transactions per message; without it a broker restart keeps
+	// sessions, subscriptions and retained messages but not the messages
+	// in flight.
+	PersistInflight bool
+	// SyncWrites fsyncs the session store on every change (survives a power
+	// loss, not only a process crash).
+	SyncWrites bool
 	// Hooks are added in order before the listeners start. When none of
 	// them handles authentication (OnConnectAuthenticate), AllowAll must be
 	// set, or New fails.
@@ -117,9 +126,9 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
 			return nil, fmt.Errorf("broker: %w", err)
 		}
-		err := srv.AddHook(new(bolt.Hook), &bolt.Options{
+		err := srv.AddHook(&sessionStore{Hook: new(bolt.Hook), inflight: opts.PersistInflight}, &bolt.Options{
 			Path:    filepath.Join(opts.DataDir, "mqtt.bolt"),
-			Options: &bbolt.Options{Timeout: 2 * time.Second, NoSync: false},
+			Options: &bbolt.Options{Timeout: 2 * time.Second, NoSync: !opts.SyncWrites},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("broker: session store: %w", err)
@@ -198,4 +207,24 @@ func (b *Broker) Run(ctx context.Context) error {
 		return fmt.Errorf("broker: close: %w", err)
 	}
 	return nil
+}
+
+// sessionStore is mochi's bolt storage hook, optionally without the
+// per-message in-flight events.
+type sessionStore struct {
+	*bolt.Hook
+	inflight bool
+}
+
+// Provides leaves out the in-flight message events unless asked for them.
+func (h *sessionStore) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped, mqtt.StoredInflightMessages:
+		if !h.inflight {
+			return false
+		}
+	case mqtt.OnSysInfoTick, mqtt.StoredSysInfo:
+		return false
+	}
+	return h.Hook.Provides(b)
 }

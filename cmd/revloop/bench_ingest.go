@@ -1,0 +1,412 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/revloop/revloop/sim"
+)
+
+func init() {
+	registerBench(&benchmark{name: "ingest", summary: "end-to-end MQTT ingest: msgs/s, publish→stored latency, peak RSS of the ingest process", run: benchIngest})
+}
+
+type benchIngestFlags struct {
+	configs      string
+	n            int
+	rate         float64
+	publishers   int
+	window       int
+	mqttURL      string
+	influxURL    string
+	influxToken  string
+	influxBucket string
+	bin          string
+	seed         int64
+	childArgs    string
+}
+
+// benchIngest publishes a realistic mix of messages at QoS 1 through a real
+// broker to a revloop child process and measures until all are stored
+// (acknowledged after the durable write).
+//
+// Latency: publication i is matched with the i-th acknowledgement (the
+// ingest's acked counter is sampled every 5 ms), the usual FIFO estimate of
+// per-message latency when the order within the pipeline is not kept.
+func benchIngest(ctx context.Context, e *env, args []string) error {
+	// The benchmark takes plain flags: its --config names configurations,
+	// not a settings file.
+	set := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
+	set.SetOutput(e.stderr)
+	var f benchIngestFlags
+	set.StringVar(&f.configs, "config", "embedded", "comma-separated configurations: embedded (revloop serve child: embedded broker and stores), mosquitto-influx (revloop ingest child against --mqtt-url and --influx-url)")
+	set.IntVar(&f.n, "n", 200000, "messages to publish")
+	set.Float64Var(&f.rate, "rate", 0, "publish rate in msgs/s (0: as fast as the broker takes them)")
+	set.IntVar(&f.publishers, "publishers", 8, "publishing MQTT connections")
+	set.IntVar(&f.window, "window", 512, "unacknowledged publications per connection")
+	set.StringVar(&f.mqttURL, "mqtt-url", "", "external broker for mosquitto-influx, e.g. tcp://127.0.0.1:18830")
+	set.StringVar(&f.influxURL, "influx-url", "", "InfluxDB for mosquitto-influx, e.g. http://127.0.0.1:18086")
+	set.StringVar(&f.influxToken, "influx-token", os.Getenv("REVLOOP_INFLUX_TOKEN"), "InfluxDB token or user:password (default: env REVLOOP_INFLUX_TOKEN)")
+	set.StringVar(&f.influxBucket, "influx-bucket", "", "bucket (db/rp for 1.8); empty creates a scratch database on InfluxDB 1.8 and drops it afterwards")
+	set.StringVar(&f.bin, "bin", "", "revloop binary to run as the child (default: this executable)")
+	set.Int64Var(&f.seed, "seed", 1, "seed of the simulated mix")
+	set.StringVar(&f.childArgs, "child-args", "", "extra flags for the child, space-separated (e.g. --ingest-batch-points=10000)")
+	if err := set.Parse(args); err != nil {
+		return err
+	}
+	if f.n <= 0 || f.publishers <= 0 || f.window <= 0 {
+		return errors.New("bench ingest: --n, --publishers and --window must be positive")
+	}
+	if f.bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("bench ingest: %w", err)
+		}
+		f.bin = exe
+	}
+	fmt.Fprintf(e.stderr, "generating %d messages (sim mix, seed %d)...\n", f.n, f.seed)
+	msgs := sim.Messages(f.seed, f.n, 0)
+	for _, c := range strings.Split(f.configs, ",") {
+		res, err := runIngestBench(ctx, e, f, strings.TrimSpace(c), msgs)
+		if err != nil {
+			return fmt.Errorf("bench ingest %s: %w", c, err)
+		}
+		fmt.Fprintln(e.stdout, res)
+	}
+	return nil
+}
+
+type ingestBenchResult struct {
+	config     string
+	n          int
+	elapsed    time.Duration
+	p50, p99   time.Duration
+	rssKB      int64
+	rejected   int64
+	rate       float64
+	publishPer float64
+}
+
+func (r ingestBenchResult) String() string {
+	rate := "max"
+	if r.rate > 0 {
+		rate = fmt.Sprintf("%.0f/s", r.rate)
+	}
+	return fmt.Sprintf("ingest config=%s n=%d rate=%s msgs/s=%.0f publish_msgs/s=%.0f p50=%s p99=%s peak_rss_mb=%.1f dead_lettered=%d",
+		r.config, r.n, rate, float64(r.n)/r.elapsed.Seconds(), r.publishPer,
+		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), float64(r.rssKB)/1024, r.rejected)
+}
+
+// benchChild is a revloop serve or ingest child process.
+type benchChild struct {
+	cmd      *exec.Cmd
+	mqttAddr string
+	httpAddr string
+	dir      string
+}
+
+func startBenchChild(ctx context.Context, e *env, bin string, args []string, wantMQTT bool) (*benchChild, error) {
+	dir, err := os.MkdirTemp("", "revloop-bench-ingest-")
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, "--data-dir", dir, "--http-addr", "127.0.0.1:0")
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "REVLOOP_LOG_LEVEL=WARN")
+	cmd.Stderr = e.stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	c := &benchChild{cmd: cmd, dir: dir}
+	sc := bufio.NewScanner(out)
+	deadline := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	defer deadline.Stop()
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), " ")
+		switch k {
+		case "mqtt":
+			c.mqttAddr = v
+		case "http":
+			c.httpAddr = v
+		}
+		if c.httpAddr != "" && (!wantMQTT || c.mqttAddr != "") {
+			go io.Copy(io.Discard, out)
+			return c, nil
+		}
+	}
+	c.stop()
+	return nil, errors.New("child exited before announcing its listeners")
+}
+
+func (c *benchChild) stop() {
+	if c.cmd.Process != nil {
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { c.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			c.cmd.Process.Kill()
+			<-done
+		}
+	}
+	os.RemoveAll(c.dir)
+}
+
+// peakRSS reads VmHWM of the child in kB.
+func (c *benchChild) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return -1
+}
+
+// counters scrapes the child's acknowledged and rejected message counts.
+func (c *benchChild) counters(hc *http.Client) (acked, rejected int64, err error) {
+	resp, err := hc.Get("http://" + c.httpAddr + "/metrics")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "revloop_ingest_messages_acked_total "):
+			v, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			acked = int64(v)
+		case strings.HasPrefix(line, "revloop_ingest_messages_rejected_total{"):
+			fs := strings.Fields(line)
+			v, _ := strconv.ParseFloat(fs[len(fs)-1], 64)
+			rejected += int64(v)
+		}
+	}
+	return acked, rejected, sc.Err()
+}
+
+func influxQL(base, q string) error {
+	resp, err := http.PostForm(strings.TrimSuffix(base, "/")+"/query", url.Values{"q": {q}})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 || strings.Contains(string(body), `"error"`) {
+		return fmt.Errorf("influxql %q: %s %s", q, resp.Status, body)
+	}
+	return nil
+}
+
+func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string, msgs []sim.Message) (ingestBenchResult, error) {
+	res := ingestBenchResult{config: cfg, n: len(msgs), rate: f.rate}
+	clientID := fmt.Sprintf("revloop-bench-ingest-%d-%d", os.Getpid(), time.Now().UnixNano())
+	var args []string
+	wantMQTT := false
+	brokerURL := ""
+	switch cfg {
+	case "embedded":
+		args = []string{"serve", "--mqtt-addr", "127.0.0.1:0", "--mqtt-client-id", clientID}
+		wantMQTT = true
+	case "mosquitto-influx":
+		if f.mqttURL == "" || f.influxURL == "" {
+			return res, errors.New("needs --mqtt-url and --influx-url")
+		}
+		bucket := f.influxBucket
+		if bucket == "" {
+			db := fmt.Sprintf("revloop_bench_%d", time.Now().UnixNano())
+			if err := influxQL(f.influxURL, fmt.Sprintf("CREATE DATABASE %q", db)); err != nil {
+				return res, err
+			}
+			defer influxQL(f.influxURL, fmt.Sprintf("DROP DATABASE %q", db))
+			bucket = db + "/autogen"
+		}
+		args = []string{"ingest", "--mqtt-url", f.mqttURL, "--mqtt-client-id", clientID,
+			"--influx-url", f.influxURL, "--influx-bucket", bucket}
+		if f.influxToken != "" {
+			args = append(args, "--influx-token", f.influxToken)
+		}
+		brokerURL = f.mqttURL
+		defer cleanSession(f.mqttURL, clientID)
+	default:
+		return res, fmt.Errorf("unknown configuration %q (want embedded or mosquitto-influx)", cfg)
+	}
+	if f.childArgs != "" {
+		args = append(args, strings.Fields(f.childArgs)...)
+	}
+	child, err := startBenchChild(ctx, e, f.bin, args, wantMQTT)
+	if err != nil {
+		return res, err
+	}
+	defer child.stop()
+	if brokerURL == "" {
+		brokerURL = "tcp://" + child.mqttAddr
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	// Wait until the ingest client is connected and subscribed.
+	for i := 0; ; i++ {
+		resp, err := hc.Get("http://" + child.httpAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if i > 300 {
+			return res, errors.New("child did not become healthy")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // the subscription follows the connection
+
+	// Publishers.
+	pubs := make([]paho.Client, f.publishers)
+	for i := range pubs {
+		o := paho.NewClientOptions().AddBroker(brokerURL).
+			SetClientID(fmt.Sprintf("%s-pub-%d", clientID, i)).SetCleanSession(true).
+			SetOrderMatters(false).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
+			SetWriteTimeout(30 * time.Second)
+		c := paho.NewClient(o)
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			return res, fmt.Errorf("publisher connect: %v", tok.Error())
+		}
+		defer c.Disconnect(100)
+		pubs[i] = c
+	}
+	sent := make([]time.Time, len(msgs))
+	var (
+		ackTimes []time.Time // time at which the acked counter first reached k (index k-1)
+		mu       sync.Mutex
+	)
+	start := time.Now()
+	pubDone := make(chan error, 1)
+	go func() {
+		var wg sync.WaitGroup
+		var firstErr error
+		var errMu sync.Mutex
+		for w := range f.publishers {
+			wg.Go(func() {
+				window := make(chan paho.Token, f.window)
+				for i := w; i < len(msgs); i += f.publishers {
+					if f.rate > 0 {
+						due := start.Add(time.Duration(float64(i) / f.rate * float64(time.Second)))
+						if d := time.Until(due); d > 0 {
+							time.Sleep(d)
+						}
+					}
+					if len(window) == cap(window) {
+						tok := <-window
+						tok.Wait()
+						if tok.Error() != nil {
+							errMu.Lock()
+							firstErr = tok.Error()
+							errMu.Unlock()
+							return
+						}
+					}
+					m := msgs[i]
+					sent[i] = time.Now()
+					window <- pubs[w].Publish(m.Topic, 1, m.Retained, m.Payload)
+				}
+				for len(window) > 0 {
+					tok := <-window
+					tok.Wait()
+				}
+			})
+		}
+		wg.Wait()
+		pubDone <- firstErr
+	}()
+	var pubElapsed time.Duration
+	var rejected int64
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	lastProgress := time.Now()
+	lastAcked := int64(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case err := <-pubDone:
+			if err != nil {
+				return res, fmt.Errorf("publish: %w", err)
+			}
+			pubElapsed = time.Since(start)
+			pubDone = nil
+		case now := <-tick.C:
+			acked, rej, err := child.counters(hc)
+			if err != nil {
+				continue
+			}
+			rejected = rej
+			mu.Lock()
+			for int64(len(ackTimes)) < acked && len(ackTimes) < len(msgs) {
+				ackTimes = append(ackTimes, now)
+			}
+			mu.Unlock()
+			if acked > lastAcked {
+				lastAcked, lastProgress = acked, now
+			}
+			if now.Sub(lastProgress) > 60*time.Second {
+				return res, fmt.Errorf("stalled at %d of %d acknowledged", acked, len(msgs))
+			}
+			if acked >= int64(len(msgs)) {
+				res.elapsed = ackTimes[len(msgs)-1].Sub(start)
+				if pubElapsed == 0 {
+					pubElapsed = res.elapsed
+				}
+				res.publishPer = float64(len(msgs)) / pubElapsed.Seconds()
+				res.rejected = rejected
+				res.rssKB = child.peakRSS()
+				lat := make([]time.Duration, len(msgs))
+				sorted := append([]time.Time(nil), sent...)
+				sort.Slice(sorted, func(i, j int) bool { return sorted[i].Before(sorted[j]) })
+				for i := range lat {
+					lat[i] = max(ackTimes[i].Sub(sorted[i]), 0)
+				}
+				sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+				res.p50 = lat[len(lat)/2]
+				res.p99 = lat[len(lat)*99/100]
+				return res, nil
+			}
+		}
+	}
+}
+
+// cleanSession removes the persistent session the ingest child left in an
+// external broker.
+func cleanSession(brokerURL, clientID string) {
+	o := paho.NewClientOptions().AddBroker(brokerURL).SetClientID(clientID).SetCleanSession(true)
+	c := paho.NewClient(o)
+	if tok := c.Connect(); tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
+		c.Disconnect(100)
+	}
+}
