@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,4 +108,40 @@ func BenchmarkRead(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkWriteConcurrent writes from several goroutines at once, as ingest
+// does with --ingest-writers; each op is one batch.
+func BenchmarkWriteConcurrent(b *testing.B) {
+	for _, tc := range []struct{ writers, batch int }{{2, 5000}, {8, 500}} {
+		b.Run(fmt.Sprintf("writers=%d/batch=%d", tc.writers, tc.batch), func(b *testing.B) {
+			ctx := context.Background()
+			s, err := embedded.Open(ctx, b.TempDir(), embedded.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			var next atomic.Int64
+			b.SetParallelism(tc.writers)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				ps := positionBatch(tc.batch, start)
+				for pb.Next() {
+					base := start.Add(time.Duration(next.Add(1)) * time.Hour)
+					for j := range ps {
+						ps[j].Time = base.Add(time.Duration(j/500) * time.Second)
+					}
+					if err := s.Write(ctx, ps); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N*tc.batch)/b.Elapsed().Seconds(), "points/s")
+		})
+	}
 }

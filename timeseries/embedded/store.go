@@ -454,10 +454,12 @@ func (s *Store) flushLocked(ctx context.Context) error {
 	return nil
 }
 
-// updateLatest folds newly written positions into the latest index.
+// updateLatest folds newly written positions into the latest index. Each
+// device's winner is copied and converted once per batch.
 func (s *Store) updateLatest(points []timeseries.Point) {
 	s.latestMu.Lock()
 	defer s.latestMu.Unlock()
+	var dirty map[revloop.DeviceID]bool
 	for _, p := range points {
 		if p.Measurement != revloop.MeasurementPosition {
 			continue
@@ -465,18 +467,27 @@ func (s *Store) updateLatest(points []timeseries.Point) {
 		cur, ok := s.latest[p.Device]
 		switch {
 		case !ok || p.Time.After(cur.Time):
-			s.setLatestLocked(clonePoint(p))
 		case p.Time.Equal(cur.Time):
 			// Of two fixes at one instant with different tag sets, the one
 			// with the greater encoded tag set is the newest, as in newest.
-			switch c := bytes.Compare(appendTags(nil, p.Tags), appendTags(nil, cur.Tags)); {
-			case c == 0:
-				cur.Fields = mergeFields(cur.Fields, p.Fields)
-				s.setLatestLocked(cur)
-			case c > 0:
-				s.setLatestLocked(clonePoint(p))
+			c := bytes.Compare(appendTags(nil, p.Tags), appendTags(nil, cur.Tags))
+			if c < 0 {
+				continue
 			}
+			if c == 0 {
+				p.Fields = mergeFields(cur.Fields, p.Fields)
+			}
+		default:
+			continue
 		}
+		s.latest[p.Device] = p
+		if dirty == nil {
+			dirty = make(map[revloop.DeviceID]bool)
+		}
+		dirty[p.Device] = true
+	}
+	for d := range dirty {
+		s.setLatestLocked(clonePoint(s.latest[d]))
 	}
 }
 
