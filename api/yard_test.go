@@ -52,7 +52,23 @@ func (c *yardClock) Set(t time.Time) {
 	}
 }
 
+// fakeReads serves raw reads like the time-series store does.
+type fakeReads struct{ reads []revloop.RFIDRead }
+
+func (f *fakeReads) RFIDReads(_ context.Context, dev revloop.DeviceID, from, to time.Time) ([]revloop.RFIDRead, error) {
+	var out []revloop.RFIDRead
+	for _, r := range f.reads {
+		if r.Device == dev && !r.Time.Before(from) && r.Time.Before(to) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+var _ RFIDReadSource = (*fakeReads)(nil)
+
 type yardEnv struct {
+	reads *fakeReads
 	t     *testing.T
 	db    *store.DB
 	svc   *yard.Service
@@ -75,17 +91,18 @@ func newYardEnv(t *testing.T) *yardEnv {
 		t.Fatal(err)
 	}
 	clk := &yardClock{t: yardDay}
+	reads := &fakeReads{}
 	svc, err := yard.New(db, nil, yard.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := New(slog.New(slog.DiscardHandler), Options{}, Deps{
 		Auth: fakeTokens{"yard": RoleYard, "disp": RoleDispatcher, "aud": RoleAuditor, "admin": RoleAdmin, "cust": RoleCustomer},
-		Yard: YardDeps{Yard: svc, Custody: custody.Auditor{Q: db}},
+		Yard: YardDeps{Yard: svc, Custody: custody.Auditor{Q: db}, Reads: reads},
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &yardEnv{t: t, db: db, svc: svc, obs: yard.NewObserver(svc, nil), clock: clk, url: ts.URL}
+	return &yardEnv{reads: reads, t: t, db: db, svc: svc, obs: yard.NewObserver(svc, nil), clock: clk, url: ts.URL}
 }
 
 // call sends a request and decodes the JSON answer into out (when not nil);
@@ -174,6 +191,7 @@ func TestYardEndToEnd(t *testing.T) {
 	sim.Visit(yardtest.Visit{VehicleEPC: apiTruck1, Containers: []string{apiBin}, Arrive: yardDay.Add(time.Minute), GrossKg: 15230, TareKg: 8120})
 	sim.Visit(yardtest.Visit{VehicleEPC: apiTruck2, Arrive: yardDay.Add(70 * time.Second), GrossKg: 11900, SkipTare: true, Stay: 4 * time.Minute})
 	e.drive(sim)
+	e.reads.reads = sim.Reads()
 
 	var ps struct{ Items []yard.Passage }
 	e.must(200, "disp", "GET", "/yard/passages?yard=y1", nil, &ps)
@@ -183,6 +201,21 @@ func TestYardEndToEnd(t *testing.T) {
 	}
 	if want := "truck-1:in bin-7:in truck-2:in truck-2:out truck-1:out"; strings.Join(got, " ") != want {
 		t.Fatalf("passages %v, want %s", got, want)
+	}
+
+	// The raw reads behind a passage, for audit.
+	var raw struct {
+		Passage yard.Passage
+		Reads   []revloop.RFIDRead
+	}
+	e.must(200, "aud", "GET", "/yard/passages/"+ps.Items[1].ID+"/reads", nil, &raw)
+	if len(raw.Reads) != raw.Passage.Reads || raw.Passage.TagRef != "bin-7" || raw.Passage.Vehicle != "truck-1" {
+		t.Fatalf("passage %+v has %d raw reads", raw.Passage, len(raw.Reads))
+	}
+	for _, r := range raw.Reads {
+		if r.EPC != raw.Passage.EPC {
+			t.Fatalf("foreign read %+v", r)
+		}
 	}
 
 	// Page through the passages two at a time.
