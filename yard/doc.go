@@ -32,6 +32,12 @@
 // that stores the ticket). Manual tickets and corrections are new versions;
 // nothing is overwritten.
 //
+// The Observer keeps presence and scale state in memory: all messages of one
+// gate reader or scale must reach the same ingest replica (one replica for
+// the yard's devices, or a shared-subscription group per yard). What it
+// derives is idempotent, so a replica restarted mid-pass at worst splits one
+// passage in two; Run flushes open presences at shutdown.
+//
 // Lots and stages. Stages are received → sorted → compacted → shredded →
 // shipped, plus disposed. Sorting is required (received → sorted);
 // compacting and shredding are optional and only move forward (sorted →

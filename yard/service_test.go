@@ -3,6 +3,7 @@ package yard
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"slices"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/revloop/revloop"
+	"github.com/revloop/revloop/config"
 	"github.com/revloop/revloop/custody"
 	"github.com/revloop/revloop/store"
 	"github.com/revloop/revloop/store/storetest"
@@ -503,5 +505,18 @@ func TestEWC(t *testing.T) {
 	}
 	if NormalizeEWC("15 01 02*") != "150102*" {
 		t.Error("NormalizeEWC")
+	}
+}
+
+func TestOptionsRegister(t *testing.T) {
+	var o Options
+	set := config.NewSet("test", io.Discard)
+	o.Register(set)
+	t.Setenv("REVLOOP_YARD_TOLERANCE_KG", "5")
+	if err := set.Parse([]string{"--yard-depart", "4s"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.Detector.Depart != 4*time.Second || o.Tolerance.Kg != 5 || o.Tolerance.Pct != 0.5 || o.LinkWindow != 2*time.Minute {
+		t.Fatalf("options %+v", o)
 	}
 }
