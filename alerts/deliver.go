@@ -334,4 +334,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
-
