@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/revloop/revloop/config"
 	"github.com/revloop/revloop/custody"
@@ -17,6 +18,8 @@ const custodyUsage = `usage: revloop custody <subcommand> [flags]
 
 subcommands:
   verify    check the hash chain; exits 1 and names the first bad entry if the log was changed
+            (--anchor SEQ:HASH also checks an entry recorded elsewhere, which catches a log
+            rewritten and re-hashed from that entry on)
   entries   print entries as JSON lines (--subject to pick one transition, ticket or shipment)`
 
 func runCustody(ctx context.Context, e *env, args []string) error {
@@ -42,7 +45,9 @@ func runCustodyVerify(ctx context.Context, e *env, args []string) error {
 	var sf storeFlags
 	sf.register(set)
 	var quiet, asJSON bool
+	var anchor string
 	set.Bool(&quiet, "quiet", false, "no progress bar")
+	set.String(&anchor, "anchor", "", "SEQ:HASH of an entry recorded earlier outside the database (e.g. a printed head); the log must still hold it")
 	set.Bool(&asJSON, "json", false, "print the report as JSON")
 	if err := set.Parse(args); err != nil {
 		return err
@@ -66,6 +71,24 @@ func runCustodyVerify(ctx context.Context, e *env, args []string) error {
 	}
 	if !rep.OK {
 		return fmt.Errorf("custody log broken at entry %d: %s (%d entries before it verified)", rep.FirstBad.Seq, rep.FirstBad.Reason, rep.Entries)
+	}
+	if anchor != "" {
+		var seq int64
+		var want string
+		if _, err := fmt.Sscanf(strings.Replace(anchor, ":", " ", 1), "%d %s", &seq, &want); err != nil || seq < 1 {
+			return fmt.Errorf("custody verify: --anchor wants SEQ:HASH, got %q", anchor)
+		}
+		es, err := custody.Entries(ctx, db, "", seq-1, 1)
+		if err != nil {
+			return err
+		}
+		if len(es) == 0 || es[0].Seq != seq {
+			return fmt.Errorf("custody log broken: anchored entry %d is gone (the log was truncated or rewritten)", seq)
+		}
+		if es[0].Hash != want {
+			return fmt.Errorf("custody log broken at entry %d: its hash differs from the anchor (the log was rewritten from there on)", seq)
+		}
+		fmt.Fprintf(e.stdout, "anchor %d matches\n", seq)
 	}
 	return nil
 }
