@@ -3,6 +3,7 @@ package vrp
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +225,31 @@ func TestLocalSearchImprovesAndStaysFeasible(t *testing.T) {
 	}
 	if d := rep.Cost - s.cost; d > 1e-3*rep.Cost || d < -1e-3*rep.Cost {
 		t.Errorf("tracked cost %v, checker %v", s.cost, rep.Cost)
+	}
+}
+
+func TestSolveWarmStartKeepsBestKnown(t *testing.T) {
+	p, err := LoadInstance("testdata/X-n120-k6.vrp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open("testdata/X-n120-k6.sol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	init, err := ParseSol(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Solve(context.Background(), p, Options{Iterations: 50, Initial: init})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Cost > init.Cost {
+		t.Errorf("warm start from cost %v ended at %v", init.Cost, s.Cost)
+	}
+	if _, err := Check(p, s, CheckOptions{RequireAll: true}); err != nil {
+		t.Fatal(err)
 	}
 }
