@@ -130,7 +130,7 @@ func TestCustomerScope(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	ta := newTestAPI(t, func(d *api.Deps) {
+	ta := newTestAPI(t, func(_ *testAPI, d *api.Deps) {
 		d.Auth = api.WithRateLimit(d.Auth, api.RateLimit{PerSecond: 0.01, Burst: 3})
 	})
 	tok := ta.tok[api.RoleDispatcher]

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +43,22 @@ func (f *fakeTracks) Positions(_ context.Context, dev revloop.DeviceID, from, to
 	return out, nil
 }
 
+func (f *fakeTracks) LatestPositions(_ context.Context, devs ...revloop.DeviceID) ([]revloop.Position, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []revloop.Position
+	for d, ps := range f.ps {
+		if len(ps) > 0 && (len(devs) == 0 || slices.Contains(devs, d)) {
+			out = append(out, ps[len(ps)-1])
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeTracks) RFIDReads(context.Context, revloop.DeviceID, time.Time, time.Time) ([]revloop.RFIDRead, error) {
+	return nil, nil
+}
+
 // testAPI is a server with every dispatch dependency on a fresh SQLite
 // store, and one token per role.
 type testAPI struct {
@@ -57,7 +74,7 @@ type testAPI struct {
 	tokenID map[api.Role]string
 }
 
-type apiOption func(*api.Deps)
+type apiOption func(*testAPI, *api.Deps)
 
 func newTestAPI(t testing.TB, opts ...apiOption) *testAPI {
 	t.Helper()
@@ -88,7 +105,7 @@ func newTestAPI(t testing.TB, opts ...apiOption) *testAPI {
 		Dispatch:    api.DispatchDeps{Store: ta.store, Live: ta.live, Tracks: ta.tracks, StreamKeepAlive: time.Hour},
 	}
 	for _, o := range opts {
-		o(&deps)
+		o(ta, &deps)
 	}
 	ta.srv = api.New(log, api.Options{MaxBodyBytes: 64 << 10}, deps)
 	ta.h = ta.srv.Handler()

@@ -9,15 +9,40 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/revloop/revloop/api"
+	"github.com/revloop/revloop/compliance"
+	"github.com/revloop/revloop/custody"
+	"github.com/revloop/revloop/devices"
+	"github.com/revloop/revloop/ingest"
+	"github.com/revloop/revloop/yard"
 )
 
-// allAreas returns a test API with every area this test can build. An area
-// whose dependencies are left out here is not mounted; its documented paths
-// are then reported, not checked.
+// allAreas returns a test API with every area this test can build over one
+// state store. An area whose dependencies are left out here is not mounted;
+// its documented paths are then reported, not checked.
 func allAreas(t *testing.T) *testAPI {
-	return newTestAPI(t)
+	t.Helper()
+	return newTestAPI(t, func(ta *testAPI, d *api.Deps) {
+		db := ta.db
+		ys, err := yard.New(db, nil, yard.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Yard = api.YardDeps{Yard: ys, Custody: custody.Auditor{Q: db}, Reads: ta.tracks}
+		reg := devices.NewRegistry(db, nil, devices.Options{Argon2: devices.Argon2Params{MemoryKiB: 64, Time: 1}, NoMosquittoHash: true})
+		d.Devices = api.DevicesDeps{Registry: reg, Downlink: devices.NewDownlink(reg, discardPublisher{})}
+		d.Telemetry = api.TelemetryDeps{Positions: ta.tracks, DeadLetters: ingest.NewDeadLetters(db),
+			Metrics: promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})}
+		d.Exports = api.ExportsDeps{Exporter: compliance.New(db, ys, compliance.Options{}), Deps: compliance.ExportDeps{Tracks: ta.tracks}}
+	})
 }
+
+// discardPublisher stands in for the MQTT downlink.
+type discardPublisher struct{}
+
+func (discardPublisher) Publish(string, []byte, bool, byte) error { return nil }
 
 var ginParam = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
 
