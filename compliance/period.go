@@ -153,10 +153,7 @@ func (s *Service) PeriodTotals(ctx context.Context, p Period, yard string) (Peri
 		WHERE t.ts_ms >= ? AND t.ts_ms < ?`+yardCond, args...).Scan(&t.LossKg); err != nil {
 		return t, fmt.Errorf("period report losses: %w", err)
 	}
-	if t.StockStartKg, err = s.stockAt(ctx, from, yard); err != nil {
-		return t, err
-	}
-	if t.StockEndKg, err = s.stockAt(ctx, to, yard); err != nil {
+	if t.StockStartKg, t.StockEndKg, err = s.stockAt(ctx, from, to, yard); err != nil {
 		return t, err
 	}
 	t.UnaccountedKg = t.ReceivedKg - t.ShippedKg - t.DisposedKg - t.LossKg - (t.StockEndKg - t.StockStartKg)
@@ -214,21 +211,37 @@ func (s *Service) lines(ctx context.Context, q string, args []any, weee map[int]
 	return out, rows.Err()
 }
 
-// stockAt is the mass of lots in the yard at instant ms: created by then and
-// not yet consumed, shipped or disposed.
-func (s *Service) stockAt(ctx context.Context, ms int64, yard string) (float64, error) {
-	q := `SELECT COALESCE(SUM(l.kg), 0) FROM yard_lots l JOIN yard_lot_history o ON o.lot = l.id AND o.role = 'output'
-		WHERE o.ts_ms < ? AND NOT EXISTS (SELECT 1 FROM yard_lot_history i WHERE i.lot = l.id AND i.role = 'input' AND i.ts_ms < ?)`
-	args := []any{ms, ms}
+// stockAt returns the mass of lots in the yard at the instants a and b:
+// lots created before the instant and not yet consumed, shipped or disposed.
+// One pass over the lots created before b answers both.
+func (s *Service) stockAt(ctx context.Context, a, b int64, yard string) (float64, float64, error) {
+	q := `SELECT l.kg, o.ts_ms, COALESCE((SELECT MIN(i.ts_ms) FROM yard_lot_history i WHERE i.lot = l.id AND i.role = 'input'), 0)
+		FROM yard_lots l JOIN yard_lot_history o ON o.lot = l.id AND o.role = 'output' WHERE o.ts_ms < ?`
+	args := []any{b}
 	if yard != "" {
 		q += ` AND l.yard = ?`
 		args = append(args, yard)
 	}
-	var kg float64
-	if err := s.db.QueryRow(ctx, q, args...).Scan(&kg); err != nil {
-		return 0, fmt.Errorf("period report stock: %w", err)
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("period report stock: %w", err)
 	}
-	return kg, nil
+	defer rows.Close()
+	var atA, atB float64
+	for rows.Next() {
+		var kg float64
+		var created, consumed int64
+		if err := rows.Scan(&kg, &created, &consumed); err != nil {
+			return 0, 0, fmt.Errorf("period report stock: %w", err)
+		}
+		if created < a && (consumed == 0 || consumed >= a) {
+			atA += kg
+		}
+		if consumed == 0 || consumed >= b {
+			atB += kg
+		}
+	}
+	return atA, atB, rows.Err()
 }
 
 // WEEECategoryOf reads the WEEE category from a lot material named

@@ -291,37 +291,49 @@ func (s *Service) pickupFigures(ctx context.Context, customer string, p Period, 
 	}
 	// Weighing accuracy: the customer's estimate against the weighed lots
 	// that name the pickup (a lot of several pickups is split evenly).
-	var errSum float64
-	var n int
-	for _, w := range weighed {
-		rows, err := s.db.Query(ctx, `SELECT kg, pickups FROM yard_lots WHERE customer = ? AND pickups LIKE ?`, customer, `%"`+w.id+`"%`)
+	if len(weighed) > 0 {
+		actual, err := s.weighedByPickup(ctx, customer)
 		if err != nil {
-			return fmt.Errorf("service report weighing: %w", err)
+			return err
 		}
-		actual := 0.0
-		for rows.Next() {
-			var kg float64
-			var list string
-			if err := rows.Scan(&kg, &list); err != nil {
-				rows.Close()
-				return err
-			}
-			if ids := parseList(list); len(ids) > 0 {
-				actual += kg / float64(len(ids))
+		var errSum float64
+		var n int
+		for _, w := range weighed {
+			if a := actual[w.id]; a > 0 {
+				errSum += math.Abs(w.estimate-a) / a
+				n++
 			}
 		}
-		rows.Close()
-		if actual > 0 {
-			errSum += math.Abs(w.estimate-actual) / actual
-			n++
+		if n > 0 {
+			f.WeighingErrorPct = 100 * errSum / float64(n)
 		}
-	}
-	if n > 0 {
-		f.WeighingErrorPct = 100 * errSum / float64(n)
 	}
 	return s.db.QueryRow(ctx, `SELECT COUNT(DISTINCT t.id) FROM yard_tickets t JOIN yard_lots l ON l.ticket = t.id
 		WHERE l.customer = ? AND t.version > 1 AND t.created_ms >= ? AND t.created_ms < ?`,
 		customer, store.Millis(p.From), store.Millis(p.To)).Scan(&f.CorrectedTickets)
+}
+
+// weighedByPickup sums the received lots of a customer per pickup they name.
+func (s *Service) weighedByPickup(ctx context.Context, customer string) (map[string]float64, error) {
+	rows, err := s.db.Query(ctx, `SELECT l.kg, l.pickups FROM yard_lots l JOIN yard_lot_history h ON h.lot = l.id AND h.role = 'output'
+		JOIN yard_transitions t ON t.id = h.transition AND t.kind = 'receive' WHERE l.customer = ?`, customer)
+	if err != nil {
+		return nil, fmt.Errorf("service report weighing: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]float64{}
+	for rows.Next() {
+		var kg float64
+		var list string
+		if err := rows.Scan(&kg, &list); err != nil {
+			return nil, fmt.Errorf("service report weighing: %w", err)
+		}
+		ids := parseList(list)
+		for _, id := range ids {
+			out[id] += kg / float64(len(ids))
+		}
+	}
+	return out, rows.Err()
 }
 
 func (s *Service) complaintFigures(ctx context.Context, customer string, p Period, f *ServiceFigures) error {
