@@ -10,6 +10,7 @@ import (
 	"github.com/revloop/revloop/accounts"
 	"github.com/revloop/revloop/api"
 	"github.com/revloop/revloop/store"
+	"github.com/revloop/revloop/store/storetest"
 )
 
 func openDB(t *testing.T) *store.DB {
@@ -26,8 +27,22 @@ func openDB(t *testing.T) *store.DB {
 }
 
 func TestTokens(t *testing.T) {
+	for _, b := range []struct {
+		name string
+		open func(testing.TB) *store.DB
+	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}} {
+		t.Run(b.name, func(t *testing.T) {
+			db := b.open(t)
+			if _, err := db.Migrate(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			testTokens(t, db)
+		})
+	}
+}
+
+func testTokens(t *testing.T, db *store.DB) {
 	ctx := context.Background()
-	db := openDB(t)
 	s := accounts.New(db, 0)
 	tok, secret, err := s.Create(ctx, api.RoleCustomer, "cust-1", "portal")
 	if err != nil {
