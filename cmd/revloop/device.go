@@ -313,7 +313,7 @@ func deviceChange(ctx context.Context, e *env, op string, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "device %s: %sd\n", id, strings.TrimSuffix(op, "e"))
+	fmt.Fprintf(e.stdout, "device %s: %s\n", id, map[string]string{"revoke": "revoked", "disable": "disabled", "enable": "enabled"}[op])
 	return nil
 }
 
