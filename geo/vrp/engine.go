@@ -43,6 +43,7 @@ type engine struct {
 	// distOnly: every vehicle costs CostPerDist per distance alone, the
 	// same for all, so distance deltas screen local-search moves.
 	distOnly bool
+	symD     bool // the distance matrix is symmetric
 }
 
 // route is one vehicle's customers with cached totals and schedules.
@@ -55,6 +56,7 @@ type route struct {
 	time  float64
 	cost  float64
 	ok    bool
+	edge  []float32 // edge[p]: distance from the stop before position p to the one at p
 	est   []float64 // earliest service start at nodes[i]
 	lat   []float64 // latest arrival at nodes[i]; lat[m] is the end depot
 	// prefix states for vehicles that unload at a yard
@@ -163,9 +165,23 @@ func (e *engine) prepare() {
 			}
 		}
 	}
+	e.checkSymmetric()
 	e.scale = 1
 	if cnt > 0 && sum > 0 {
 		e.scale = sum / float64(cnt)
+	}
+}
+
+func (e *engine) checkSymmetric() {
+	n := e.n
+	e.symD = true
+	for i := 0; i < n && e.symD; i++ {
+		for j := i + 1; j < n; j++ {
+			if e.D[i*n+j] != e.D[j*n+i] {
+				e.symD = false
+				break
+			}
+		}
 	}
 }
 
@@ -311,10 +327,15 @@ func (e *engine) refresh(r *route) {
 		r.est = grow(r.est, m)
 		r.lat = grow(r.lat, m+1)
 	}
+	if cap(r.edge) < m+1 {
+		r.edge = make([]float32, m+1, m+m/2+4)
+	}
+	r.edge = r.edge[:m+1]
 	for i, c := range r.nodes {
 		for k := range Dims {
 			load[k] += e.dem[c][k]
 		}
+		r.edge[i] = e.D[int(prev)*e.n+int(c)]
 		d += e.d(prev, c)
 		tr := e.t(prev, c)
 		tt += tr + e.svc[c]
@@ -328,6 +349,7 @@ func (e *engine) refresh(r *route) {
 		}
 		prev = c
 	}
+	r.edge[m] = e.D[int(prev)*e.n+int(v.end)]
 	d += e.d(prev, v.end)
 	tt += e.t(prev, v.end)
 	if e.timed {
@@ -422,7 +444,13 @@ func (e *engine) bestInsert(r *route, c int32, rng *rnd, blink float64) (float64
 			continue
 		}
 		pi := int(prev) * n
-		dd := float64(D[pi+int(c)]) + float64(D[ci+int(next)]) - float64(D[pi+int(next)])
+		var dd float64
+		if e.symD {
+			// row c only: the cache-friendly form for a symmetric matrix
+			dd = float64(D[ci+int(prev)]) + float64(D[ci+int(next)]) - float64(r.edge[p])
+		} else {
+			dd = float64(D[pi+int(c)]) + float64(D[ci+int(next)]) - float64(r.edge[p])
+		}
 		var dl float64
 		if v.ct != 0 || e.timed {
 			t1, t2 := float64(T[pi+int(c)]), float64(T[ci+int(next)])

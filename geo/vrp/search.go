@@ -122,6 +122,7 @@ func (w *worker) mut(s *solution, v int32) *route {
 	}
 	nr.v, nr.owner, nr.load, nr.dist, nr.time, nr.cost, nr.ok = r.v, s.id, r.load, r.dist, r.time, r.cost, r.ok
 	nr.nodes = append(nr.nodes[:0], r.nodes...)
+	nr.edge = append(nr.edge[:0], r.edge...)
 	if r.est != nil {
 		nr.est = append(nr.est[:0], r.est...)
 		nr.lat = append(nr.lat[:0], r.lat...)
