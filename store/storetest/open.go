@@ -5,16 +5,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/revloop/revloop/internal/testenv"
 	"github.com/revloop/revloop/store"
 )
 
 // DatabaseURLEnv names the PostgreSQL server the tests use; each test gets
 // its own database on it (see Postgres).
-const DatabaseURLEnv = "REVLOOP_TEST_DATABASE_URL"
+const DatabaseURLEnv = testenv.DatabaseURLEnv
 
 // SQLite opens a fresh, unmigrated SQLite state store in a temporary
 // directory, closed when the test ends.
@@ -31,16 +31,10 @@ func SQLite(t testing.TB) *store.DB {
 // Postgres creates a database named test_<random> on the server named by
 // REVLOOP_TEST_DATABASE_URL, opens it unmigrated and drops it when the test
 // ends. Without the variable the test is skipped, or fails when
-// REVLOOP_REQUIRE_SERVICES=1.
+// REVLOOP_REQUIRE_SERVICES=1 (see internal/testenv).
 func Postgres(t testing.TB) *store.DB {
 	t.Helper()
-	admin := os.Getenv(DatabaseURLEnv)
-	if admin == "" {
-		if os.Getenv("REVLOOP_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("%s is not set (start PostgreSQL with deploy/scripts/postgres.sh start)", DatabaseURLEnv)
-		}
-		t.Skipf("%s not set; skipping PostgreSQL", DatabaseURLEnv)
-	}
+	admin := testenv.PostgresURL(t)
 	ctx := context.Background()
 	adm, err := store.Open(ctx, admin, "")
 	if err != nil {
