@@ -1,0 +1,33 @@
+// Package fleet derives what the dispatcher watches from the raw readings:
+// geofence events, trips and stops, fill forecasts and alerts.
+//
+//	ingest ──Observe──▶ Fences    ──▶ fleet_events (upsert by event id, delete when retracted)
+//	                │               └─▶ outside_hours alert (same transaction) ──▶ alerts outbox
+//	                ├─▶ Forecasts  (marks the bin's cached forecast stale)
+//	                └─▶ Monitor    ──▶ bin_full, fire_suspicion, tilt alerts
+//	device_events ──PollOffline──▶ device_offline alerts
+//	timeseries ──Positions──▶ Trips (on request)
+//	           ──FillHistory──▶ Forecasts (cached per bin)
+//
+// Fences runs one geo.FenceEngine per process over the dispatch sites'
+// geofences, reloaded every Config.Refresh. Events are computed in event
+// time: late bursts recompute the affected history and retract events that
+// no longer hold, and the engine's deterministic ids make storage
+// idempotent. Vehicles are named by the dispatch vehicle whose
+// tracker_device_id is the reporting device, or by the device id. After a
+// restart the engine replays Config.Warmup of stored fixes; events whose
+// visit began within a minute of the replay's start are dropped, since the
+// replay cannot know when such a visit really began.
+//
+// Sites may have opening hours (SiteHours, table fleet_site_hours): a
+// vehicle entering a site while it is closed raises an outside_hours alert.
+//
+// Trips reads a vehicle's fixes of one local day (time zone
+// Config.Location, default Europe/Brussels) and runs geo.DetectTrips with
+// the configured thresholds.
+//
+// Forecasts runs forecast.Predict per bin over Lookback of its sensor's
+// readings and caches the result until the sensor reports again or the TTL
+// passes; Due lists the bins expected at their threshold within a horizon,
+// which the route planner takes as optional stops.
+package fleet

@@ -1,0 +1,359 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/revloop/revloop"
+	"github.com/revloop/revloop/alerts"
+	"github.com/revloop/revloop/dispatch"
+	"github.com/revloop/revloop/geo"
+	"github.com/revloop/revloop/ingest"
+	"github.com/revloop/revloop/store"
+)
+
+// Event is a stored geofence event.
+type Event struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"` // fence_enter, fence_exit, fence_dwell
+	Vehicle    string    `json:"vehicle"`
+	SiteID     string    `json:"site_id"`
+	CustomerID string    `json:"customer_id,omitempty"`
+	Time       time.Time `json:"ts"`
+	Since      time.Time `json:"since,omitzero"` // enter time of exit and dwell events
+	DurationS  float64   `json:"duration_s,omitempty"`
+	Lon        float64   `json:"lon"`
+	Lat        float64   `json:"lat"`
+}
+
+// Cursor is the event's sort key in lists.
+func (e Event) Cursor() string { return strconv.FormatInt(store.Millis(e.Time), 10) + "|" + e.ID }
+
+// EventFilter narrows ListEvents.
+type EventFilter struct {
+	Kind, Vehicle, SiteID, CustomerID string
+	From, To                          time.Time // From <= ts < To; zero: open
+}
+
+// EventKinds are the geofence event kinds.
+var EventKinds = []string{string(geo.EventEnter), string(geo.EventExit), string(geo.EventDwell)}
+
+// Publisher pushes derived events to live subscribers (dispatch.Live has
+// it).
+type Publisher interface {
+	PublishEvent(v any) error
+}
+
+var _ Publisher = (*dispatch.Live)(nil)
+
+// Fences turns vehicle fixes into geofence events: an ingest observer over
+// one FenceEngine per process, whose fences are the dispatch sites'
+// geofences. Events are stored idempotently (upsert by the engine's
+// deterministic id, delete when retracted) and vehicles entering a site
+// outside its opening hours raise an alert in the same transaction.
+type Fences struct {
+	log    *slog.Logger
+	db     *store.DB
+	cat    *catalog
+	hours  *hoursStore
+	alerts *alerts.Service
+	pub    Publisher
+	now    func() time.Time
+
+	mu      sync.Mutex
+	engine  *geo.FenceEngine
+	fences  map[string]time.Time // site id -> Updated of the loaded fence
+	pending []geo.Event          // derived but not yet stored
+	started bool
+}
+
+var _ ingest.Observer = (*Fences)(nil)
+
+func newFences(log *slog.Logger, db *store.DB, cat *catalog, al *alerts.Service, pub Publisher, opts geo.EngineOptions) *Fences {
+	return &Fences{log: log, db: db, cat: cat, hours: &hoursStore{db: db}, alerts: al, pub: pub, now: time.Now,
+		engine: geo.NewFenceEngine(nil, opts), fences: map[string]time.Time{}}
+}
+
+// syncFences brings the engine's fences in line with the catalog's sites:
+// new and changed sites are added (in force from their creation or change
+// once the engine has started), removed ones dropped. It returns the events
+// the changes cause.
+func (f *Fences) syncFences() []geo.Event {
+	sites := f.cat.allSites()
+	var out []geo.Event
+	for id, s := range sites {
+		if up, ok := f.fences[id]; ok && up.Equal(s.Updated) {
+			continue
+		}
+		fe, err := geo.ParseFence(s.Geofence, s.ID)
+		if err != nil {
+			f.log.Warn("fleet: site geofence ignored", "site", s.ID, "err", err)
+			continue
+		}
+		fe.ID = s.ID
+		if f.started {
+			fe.CreatedAt = s.Updated
+		}
+		evs, err := f.engine.AddFence(fe)
+		if err != nil {
+			f.log.Warn("fleet: site geofence ignored", "site", s.ID, "err", err)
+			continue
+		}
+		f.fences[id] = s.Updated
+		out = append(out, evs...)
+	}
+	for id := range f.fences {
+		if _, ok := sites[id]; !ok {
+			f.engine.RemoveFence(id)
+			delete(f.fences, id)
+		}
+	}
+	f.started = true
+	return out
+}
+
+// Sync reloads the fences from the catalog and stores the events the
+// changes cause.
+func (f *Fences) Sync(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pending = append(f.pending, f.syncFences()...)
+	return f.flushLocked(ctx)
+}
+
+// Observe feeds the records' fixes to the engine and stores the events
+// they settle. When storing fails the events are kept and stored with the
+// next call, so a redelivered batch (whose fixes the engine ignores as
+// duplicates) loses nothing.
+func (f *Fences) Observe(ctx context.Context, records []ingest.Record) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range records {
+		for _, p := range records[i].Positions {
+			v := f.cat.vehicleOf(p.Device)
+			f.pending = append(f.pending, f.engine.Observe(v, p.Time, orb.Point{p.Lon, p.Lat})...)
+		}
+	}
+	return f.flushLocked(ctx)
+}
+
+// Warm replays each tracker's fixes from since to now, so that a restarted
+// process knows where vehicles are. Events the replay derives within skip
+// after a vehicle's first replayed fix are artefacts of the cut (a vehicle
+// already inside "enters") and are not stored.
+func (f *Fences) Warm(ctx context.Context, pos PositionReader, since time.Time, skip time.Duration) error {
+	now := f.now()
+	for _, v := range f.cat.allVehicles() {
+		if v.TrackerDeviceID == "" {
+			continue
+		}
+		ps, err := pos.Positions(ctx, revloop.DeviceID(v.TrackerDeviceID), since, now.Add(time.Minute))
+		if err != nil {
+			return fmt.Errorf("fleet warm %s: %w", v.ID, err)
+		}
+		if len(ps) == 0 {
+			continue
+		}
+		first := ps[0].Time
+		f.mu.Lock()
+		for _, p := range ps {
+			for _, ev := range f.engine.Observe(v.ID, p.Time, orb.Point{p.Lon, p.Lat}) {
+				entered := ev.Time
+				if ev.Kind == geo.EventDwell {
+					entered = ev.Since
+				}
+				if ev.Kind == geo.EventExit || ev.Retracted || entered.Sub(first) > skip {
+					f.pending = append(f.pending, ev)
+				}
+			}
+		}
+		err = f.flushLocked(ctx)
+		f.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *Fences) flushLocked(ctx context.Context) error {
+	if len(f.pending) == 0 {
+		return nil
+	}
+	evs := f.pending
+	var raised []alerts.Alert
+	err := f.db.InTx(ctx, func(tx *store.Tx) error {
+		raised = raised[:0]
+		now := store.Millis(f.now())
+		for _, ev := range evs {
+			if ev.Retracted {
+				if _, err := tx.Exec(ctx, `DELETE FROM fleet_events WHERE id = ?`, ev.ID); err != nil {
+					return fmt.Errorf("retract event %s: %w", ev.ID, err)
+				}
+				continue
+			}
+			site, _ := f.cat.site(ev.Fence)
+			var dur float64
+			if ev.Kind == geo.EventExit {
+				dur = ev.Duration.Seconds()
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO fleet_events (id, kind, vehicle, site_id, customer_id, at_ms, since_ms, duration_s, lon, lat, recorded_ms)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET since_ms = excluded.since_ms,
+				duration_s = excluded.duration_s, lon = excluded.lon, lat = excluded.lat`,
+				ev.ID, string(ev.Kind), ev.Vehicle, ev.Fence, site.CustomerID, store.Millis(ev.Time), store.Millis(ev.Since),
+				dur, ev.Point.X(), ev.Point.Y(), now); err != nil {
+				return fmt.Errorf("store event %s: %w", ev.ID, err)
+			}
+			if ev.Kind != geo.EventEnter || f.alerts == nil {
+				continue
+			}
+			h, err := f.hours.get(ctx, tx, ev.Fence)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if h.Open(ev.Time) {
+				continue
+			}
+			detail, _ := json.Marshal(map[string]any{"vehicle": ev.Vehicle, "site_id": ev.Fence, "event_id": ev.ID,
+				"timezone": h.Timezone, "local_time": ev.Time.In(h.loc).Format("Mon 15:04")})
+			a := alerts.Alert{Kind: alerts.KindOutsideHours, Subject: ev.Vehicle, SiteID: ev.Fence, CustomerID: site.CustomerID,
+				Time: ev.Time, Detail: detail, OpenKey: alerts.KindOutsideHours + ":" + ev.ID}
+			fresh, err := f.alerts.Raise(ctx, tx, &a)
+			if err != nil {
+				return err
+			}
+			if fresh {
+				raised = append(raised, a)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("fleet events: %w", err)
+	}
+	f.pending = nil
+	for _, a := range raised {
+		f.alerts.Notify(a)
+	}
+	if f.pub != nil {
+		for _, ev := range evs {
+			site, _ := f.cat.site(ev.Fence)
+			f.pub.PublishEvent(struct {
+				Type string `json:"type"`
+				Event
+				Retracted bool `json:"retracted,omitempty"`
+			}{"fence", toEvent(ev, site.CustomerID), ev.Retracted})
+		}
+	}
+	return nil
+}
+
+func toEvent(ev geo.Event, customer string) Event {
+	e := Event{ID: ev.ID, Kind: string(ev.Kind), Vehicle: ev.Vehicle, SiteID: ev.Fence, CustomerID: customer,
+		Time: ev.Time.UTC().Truncate(time.Millisecond), Since: ev.Since.UTC().Truncate(time.Millisecond), Lon: ev.Point.X(), Lat: ev.Point.Y()}
+	if ev.Kind == geo.EventExit {
+		e.DurationS = ev.Duration.Seconds()
+	}
+	return e
+}
+
+// ListEvents returns up to limit+1 stored events after the cursor
+// (Event.Cursor), by time: the surplus item says another page follows.
+func (f *Fences) ListEvents(ctx context.Context, flt EventFilter, after string, limit int) ([]Event, error) {
+	if flt.Kind != "" && !slices.Contains(EventKinds, flt.Kind) {
+		return nil, revloop.Invalid("kind", "want one of %s", strings.Join(EventKinds, ", "))
+	}
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
+	if flt.Kind != "" {
+		add("kind = ?", flt.Kind)
+	}
+	if flt.Vehicle != "" {
+		add("vehicle = ?", flt.Vehicle)
+	}
+	if flt.SiteID != "" {
+		add("site_id = ?", flt.SiteID)
+	}
+	if flt.CustomerID != "" {
+		add("customer_id = ?", flt.CustomerID)
+	}
+	if !flt.From.IsZero() {
+		add("at_ms >= ?", store.Millis(flt.From))
+	}
+	if !flt.To.IsZero() {
+		add("at_ms < ?", store.Millis(flt.To))
+	}
+	if after != "" {
+		a, id, ok := strings.Cut(after, "|")
+		ms, err := strconv.ParseInt(a, 10, 64)
+		if !ok || err != nil {
+			return nil, revloop.Invalid("cursor", "not a cursor returned by this API")
+		}
+		where = append(where, "(at_ms > ? OR (at_ms = ? AND id > ?))")
+		args = append(args, ms, ms, id)
+	}
+	q := `SELECT id, kind, vehicle, site_id, customer_id, at_ms, since_ms, duration_s, lon, lat FROM fleet_events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(" ORDER BY at_ms, id LIMIT %d", limit+1)
+	rows, err := f.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at, since int64
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Vehicle, &e.SiteID, &e.CustomerID, &at, &since, &e.DurationS, &e.Lon, &e.Lat); err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		e.Time, e.Since = store.FromMillis(at), store.FromMillis(since)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// SiteHours returns a site's opening hours; customerID limits the lookup
+// to that customer's sites.
+func (f *Fences) SiteHours(ctx context.Context, customerID, siteID string) (*SiteHours, error) {
+	s, ok := f.cat.site(siteID)
+	if !ok || (customerID != "" && s.CustomerID != customerID) {
+		return nil, fmt.Errorf("site %s: %w", siteID, store.ErrNotFound)
+	}
+	return f.hours.get(ctx, f.db, siteID)
+}
+
+// PutSiteHours replaces a site's opening hours.
+func (f *Fences) PutSiteHours(ctx context.Context, h SiteHours) (*SiteHours, error) {
+	if _, ok := f.cat.site(h.SiteID); !ok {
+		if err := f.cat.refresh(ctx); err != nil {
+			return nil, err
+		}
+		if _, ok := f.cat.site(h.SiteID); !ok {
+			return nil, fmt.Errorf("site %s: %w", h.SiteID, store.ErrNotFound)
+		}
+	}
+	if err := h.Validate(); err != nil {
+		return nil, err
+	}
+	if err := f.hours.put(ctx, &h, f.now()); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
