@@ -69,6 +69,8 @@ type DeadLetterQuery struct {
 	Reason string    // one reason code; empty for all
 	Device string    // one device; empty for all
 	Limit  int       // at most this many, newest first; default 100, max 1000
+	// BeforeID pages on: only dead letters with a smaller id (0 for none).
+	BeforeID int64
 }
 
 // DeadLetters is the dead-letter store in the state store (table
@@ -143,11 +145,14 @@ func (d *DeadLetters) List(ctx context.Context, q DeadLetterQuery) ([]DeadLetter
 	if q.Device != "" {
 		where, args = append(where, "device = ?"), append(args, q.Device)
 	}
+	if q.BeforeID > 0 {
+		where, args = append(where, "id < ?"), append(args, q.BeforeID)
+	}
 	sqlq := `SELECT id, received_ms, topic, device, channel, reason, detail, payload, payload_bytes, truncated FROM dead_letters`
 	if len(where) > 0 {
 		sqlq += " WHERE " + strings.Join(where, " AND ")
 	}
-	sqlq += " ORDER BY received_ms DESC, id DESC LIMIT ?"
+	sqlq += " ORDER BY id DESC LIMIT ?"
 	args = append(args, q.Limit)
 	rows, err := d.db.Query(ctx, sqlq, args...)
 	if err != nil {
