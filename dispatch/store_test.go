@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +149,45 @@ func TestStoreBackends(t *testing.T) {
 				t.Fatalf("bins geojson %s %v", fc, err)
 			}
 		})
+	}
+}
+
+func TestSeedWorld(t *testing.T) {
+	ctx := context.Background()
+	s := migrated(t, storetest.SQLite)
+	f, err := os.Open("testdata/world.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := dispatch.ReadWorld(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round, wantCreated := range []bool{true, false} { // seeding twice replaces
+		counts, err := s.Seed(ctx, w, nil)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		for i, want := range []int{len(w.Customers), len(w.Sites), len(w.Bins), len(w.Vehicles)} {
+			got := counts[i].Updated
+			if wantCreated {
+				got = counts[i].Created
+			}
+			if got != want || want == 0 {
+				t.Fatalf("round %d: %v, want %d", round, counts[i], want)
+			}
+		}
+	}
+	vs, err := s.AllVehicles(ctx)
+	if err != nil || len(vs) != len(w.Vehicles) || vs[0].TrackerDeviceID == "" {
+		t.Fatalf("vehicles %+v %v", vs, err)
+	}
+	bins, _, err := s.ListBins(ctx, dispatch.All, dispatch.BinFilter{}, dispatch.Page{Limit: 1000})
+	if err != nil || len(bins) != len(w.Bins) || bins[0].VolumeL < 100 || bins[0].FillSensorDeviceID == "" {
+		t.Fatalf("bins %+v %v", bins[:1], err)
+	}
+	if _, err := dispatch.ReadWorld(strings.NewReader(`{"sites": 3}`)); !errors.Is(err, revloop.ErrInvalid) {
+		t.Fatalf("bad world: %v", err)
 	}
 }
