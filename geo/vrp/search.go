@@ -59,6 +59,8 @@ type worker struct {
 	// scratch
 	removed  []int32
 	cands    []int32
+	set      []int32
+	list     []int32
 	spare    []int32 // an empty vehicle per class, or -1
 	spareCur []int
 	keys     []float64
@@ -212,13 +214,13 @@ func (w *worker) recost(s *solution) {
 }
 
 // removeFrom takes the customers drop marks out of route v.
-func (w *worker) removeFrom(s *solution, v int32, drop func(c int32) bool) {
+func (w *worker) removeFrom(s *solution, v int32, set []int32) {
 	e := w.e
 	r := w.mut(s, v)
 	old := r.cost
 	k := 0
 	for _, c := range r.nodes {
-		if drop(c) {
+		if inSlice(set, c) {
 			s.where[c] = -1
 			s.cost += e.pen[c]
 			w.removed = append(w.removed, c)
@@ -300,8 +302,8 @@ func (w *worker) ruin(s *solution, cbar float64) {
 			lo := max(0, pos-lt+1)
 			hi := min(pos, m-lt)
 			st := lo + w.rng.intn(hi-lo+1)
-			set := append([]int32(nil), r.nodes[st:st+lt]...)
-			w.removeFrom(s, v, func(x int32) bool { return inSlice(set, x) })
+			w.set = append(w.set[:0], r.nodes[st:st+lt]...)
+			w.removeFrom(s, v, w.set)
 			return
 		}
 		// split string: lt+keep consecutive, keep of them preserved
@@ -314,14 +316,14 @@ func (w *worker) ruin(s *solution, cbar float64) {
 		hi := min(pos, m-L)
 		st := lo + w.rng.intn(hi-lo+1)
 		ks := w.rng.intn(lt + 1) // preserved block starts after ks removed
-		var set []int32
+		w.set = w.set[:0]
 		for i := st; i < st+L; i++ {
 			if i-st >= ks && i-st < ks+keep {
 				continue
 			}
-			set = append(set, r.nodes[i])
+			w.set = append(w.set, r.nodes[i])
 		}
-		w.removeFrom(s, v, func(x int32) bool { return inSlice(set, x) })
+		w.removeFrom(s, v, w.set)
 	}
 	visit(seed)
 	for _, c := range e.nbr[seed] {
@@ -344,7 +346,8 @@ func inSlice(s []int32, x int32) bool {
 // recreate inserts the removed and absent customers greedily with blinks.
 func (w *worker) recreate(s *solution, blink float64) {
 	e := w.e
-	list := append(w.removed, s.absent...)
+	w.list = append(append(w.list[:0], w.removed...), s.absent...)
+	list := w.list
 	for _, c := range s.absent {
 		s.cost -= e.pen[c] // re-added below if it stays absent
 	}
