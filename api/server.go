@@ -15,6 +15,9 @@ import (
 type Options struct {
 	// MaxBodyBytes limits request bodies; default 1 MiB.
 	MaxBodyBytes int64
+	// Console, when set, serves the web console for every GET outside
+	// /api/ that no API route takes.
+	Console http.Handler
 }
 
 // Deps are the services the areas of the API read and change. A nil area
@@ -50,6 +53,9 @@ func New(log *slog.Logger, opts Options, deps Deps) *Server {
 	s := &Server{log: log, opts: opts, deps: deps, engine: e}
 	e.Use(s.recover, s.limitBody)
 	e.NoRoute(func(c *gin.Context) {
+		if s.consoleServes(c) {
+			return
+		}
 		problem(c, http.StatusNotFound, "not-found", "no such route", c.Request.URL.Path)
 	})
 	e.NoMethod(func(c *gin.Context) {
@@ -64,6 +70,7 @@ func New(log *slog.Logger, opts Options, deps Deps) *Server {
 	s.mountRoutes(v1)
 	s.mountExports(v1)
 	s.mountFleet(v1)
+	s.mountConsole(v1)
 	return s
 }
 
