@@ -6,6 +6,9 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/revloop/revloop/store"
@@ -35,35 +38,131 @@ type Progress func(done, total int64)
 // progressEvery is how many entries pass between Progress calls.
 const progressEvery = 16384
 
-// Verify walks the whole log in sequence order and checks that sequence
-// numbers run 1, 2, 3... without gaps, that each entry's prev_hash is the
-// previous entry's hash, that each hash matches the entry's content and that
-// the chain head matches the last entry. It stops at the first bad entry
-// and reports it; an error is returned only when the log cannot be read.
+// parallelFrom is the log length from which Verify splits the work, and
+// verifyWorkers how many ranges it splits it into (variables for tests).
+var (
+	parallelFrom  int64 = 100_000
+	verifyWorkers       = func() int { return min(runtime.GOMAXPROCS(0), 4) }
+)
+
+// Verify checks the whole log: that sequence numbers run 1, 2, 3... up to
+// the chain head without gaps, that each entry's prev_hash is the previous
+// entry's hash, that each hash matches the entry's content, that the head's
+// hash is the last entry's and that nothing lies beyond the head. It
+// reports the first bad entry; an error is returned only when the log
+// cannot be read. On a *store.DB long logs are checked in several ranges at
+// once (the chain links between ranges are checked afterwards); progress is
+// then called from several goroutines, one at a time.
 func Verify(ctx context.Context, q store.Querier, progress Progress) (Report, error) {
 	start := time.Now()
 	var rep Report
-	var headHash string
-	if err := q.QueryRow(ctx, `SELECT seq, hash FROM custody_head WHERE id = 1`).Scan(&rep.HeadSeq, &headHash); err != nil {
+	if err := q.QueryRow(ctx, `SELECT seq, hash FROM custody_head WHERE id = 1`).Scan(&rep.HeadSeq, &rep.HeadHash); err != nil {
 		return rep, fmt.Errorf("custody verify: read head: %w", err)
 	}
-	total := rep.HeadSeq // what the head says the log holds
-	rep.HeadHash = headHash
-	rows, err := q.Query(ctx, `SELECT seq, ts_ms, kind, subject, payload, prev_hash, hash FROM custody_log ORDER BY seq`)
+	head := rep.HeadSeq
+	workers := 1
+	if _, ok := q.(*store.DB); ok && head >= parallelFrom {
+		workers = verifyWorkers()
+	}
+	var (
+		done atomic.Int64
+		mu   sync.Mutex
+	)
+	tick := func() {
+		if progress != nil {
+			mu.Lock()
+			progress(done.Load(), head)
+			mu.Unlock()
+		}
+	}
+	results := make([]rangeResult, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo := 1 + head*int64(w)/int64(workers)
+		hi := head * int64(w+1) / int64(workers)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[w], errs[w] = verifyRange(ctx, q, lo, hi, head, &done, tick)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return rep, err
+		}
+	}
+	prev := []byte(GenesisHash)
+	for _, r := range results {
+		if r.lo > r.hi {
+			continue
+		}
+		if r.firstPrev != nil && !bytes.Equal(r.firstPrev, prev) {
+			rep.FirstBad = &Fault{Seq: r.lo, Reason: fmt.Sprintf("prev_hash does not match the hash of entry %d: an entry was edited, deleted or reordered", r.lo-1)}
+			break
+		}
+		if r.fault != nil {
+			rep.FirstBad = r.fault
+			break
+		}
+		prev = r.lastHash
+	}
+	if rep.FirstBad == nil && head > 0 && rep.HeadHash != string(prev) {
+		rep.FirstBad = &Fault{Seq: head, Reason: fmt.Sprintf("chain head hash does not match the hash of entry %d", head)}
+	}
+	if rep.FirstBad == nil {
+		var beyond int64
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM custody_log WHERE seq > ? OR seq < 1`, head).Scan(&beyond); err != nil {
+			return rep, fmt.Errorf("custody verify: %w", err)
+		}
+		if beyond > 0 {
+			rep.FirstBad = &Fault{Seq: head + 1, Reason: fmt.Sprintf("%d entries lie outside 1..%d, the range the chain head covers: entries were added or renumbered", beyond, head)}
+		}
+	}
+	rep.Entries = head
+	if rep.FirstBad != nil {
+		rep.Entries = max(rep.FirstBad.Seq-1, 0)
+	}
+	done.Store(rep.Entries)
+	tick()
+	rep.OK = rep.FirstBad == nil
+	rep.Elapsed = time.Since(start)
+	rep.ElapsedMs = rep.Elapsed.Milliseconds()
+	return rep, nil
+}
+
+// rangeResult is what verifyRange found in entries lo..hi.
+type rangeResult struct {
+	lo, hi    int64
+	firstPrev []byte // stored prev_hash of entry lo, checked by the caller
+	lastHash  []byte // hash of entry hi when the range is sound
+	fault     *Fault
+}
+
+// verifyRange checks entries lo..hi: all present, each linked to the one
+// before it inside the range, each hash matching its content.
+func verifyRange(ctx context.Context, q store.Querier, lo, hi, head int64, done *atomic.Int64, tick func()) (rangeResult, error) {
+	res := rangeResult{lo: lo, hi: hi}
+	if lo > hi {
+		return res, nil
+	}
+	rows, err := q.Query(ctx, `SELECT seq, ts_ms, kind, subject, payload, prev_hash, hash FROM custody_log
+		WHERE seq >= ? AND seq <= ? ORDER BY seq`, lo, hi)
 	if err != nil {
-		return rep, fmt.Errorf("custody verify: %w", err)
+		return res, fmt.Errorf("custody verify: %w", err)
 	}
 	defer rows.Close()
 	fault := func(seq int64, format string, args ...any) {
-		rep.FirstBad = &Fault{Seq: seq, Reason: fmt.Sprintf(format, args...)}
+		res.fault = &Fault{Seq: seq, Reason: fmt.Sprintf(format, args...)}
 	}
 	var (
-		prev    = []byte(GenesisHash)
+		prev    []byte
 		prevBuf [64]byte
-		want    int64 = 1
+		want    = lo
 		sum     [32]byte
-		hs      = newHasher()
 		hexSum  [64]byte
+		hs      = newHasher()
 		seq, ts int64
 		kind    sql.RawBytes
 		subject sql.RawBytes
@@ -72,14 +171,17 @@ func Verify(ctx context.Context, q store.Querier, progress Progress) (Report, er
 	)
 	for rows.Next() {
 		if err := rows.Scan(&seq, &ts, &kind, &subject, &payload, &ph, &hh); err != nil {
-			return rep, fmt.Errorf("custody verify: entry after %d: %w", want-1, err)
+			return res, fmt.Errorf("custody verify: entry after %d: %w", want-1, err)
+		}
+		if want == lo && seq == lo {
+			res.firstPrev = append([]byte(nil), ph...)
 		}
 		switch {
 		case seq != want:
 			fault(want, "entry %d is missing (the next stored entry is %d): entries were deleted or renumbered", want, seq)
 		case len(hh) != len(hexSum):
 			fault(seq, "hash is not %d hex digits: the entry was edited", len(hexSum))
-		case !bytes.Equal(ph, prev):
+		case seq != lo && !bytes.Equal(ph, prev):
 			fault(seq, "prev_hash does not match the hash of entry %d: an entry was edited, deleted or reordered", seq-1)
 		default:
 			hs.sum(&sum, seq, ts, kind, subject, payload, ph)
@@ -88,41 +190,33 @@ func Verify(ctx context.Context, q store.Querier, progress Progress) (Report, er
 				fault(seq, "hash does not match the entry's content: the entry was edited")
 			}
 		}
-		if rep.FirstBad != nil {
-			rep.Entries = want - 1
-			break
+		if res.fault != nil {
+			return res, nil
 		}
 		copy(prevBuf[:], hh)
 		prev = prevBuf[:len(hh)]
 		want++
-		if progress != nil && (want-1)%progressEvery == 0 {
-			progress(want-1, total)
-		}
-		if (want-1)%progressEvery == 0 {
+		if (want-lo)%progressEvery == 0 {
+			done.Add(progressEvery)
+			tick()
 			if err := ctx.Err(); err != nil {
-				return rep, fmt.Errorf("custody verify: %w", err)
+				return res, fmt.Errorf("custody verify: %w", err)
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return rep, fmt.Errorf("custody verify: %w", err)
+		return res, fmt.Errorf("custody verify: %w", err)
 	}
-	if rep.FirstBad == nil {
-		rep.Entries = want - 1
-		switch {
-		case rep.HeadSeq != rep.Entries:
-			fault(rep.Entries+1, "chain head is at entry %d but the log ends at entry %d: entries were deleted from the end", rep.HeadSeq, rep.Entries)
-		case headHash != string(prev):
-			fault(rep.HeadSeq, "chain head hash does not match the hash of entry %d", rep.HeadSeq)
+	if want <= hi {
+		if hi == head {
+			fault(want, "chain head is at entry %d but the log ends at entry %d: entries were deleted from the end", head, want-1)
+		} else {
+			fault(want, "entry %d is missing: entries were deleted or renumbered", want)
 		}
+		return res, nil
 	}
-	if progress != nil {
-		progress(rep.Entries, total)
-	}
-	rep.OK = rep.FirstBad == nil
-	rep.Elapsed = time.Since(start)
-	rep.ElapsedMs = rep.Elapsed.Milliseconds()
-	return rep, nil
+	res.lastHash = append([]byte(nil), prev...)
+	return res, nil
 }
 
 // Auditor reads a custody log for auditors: verification and entries.
