@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -567,6 +568,27 @@ func BenchmarkFleetPositions10k(b *testing.B) {
 			ta.h.ServeHTTP(w, req)
 			if w.Code != 200 || w.Body.Len() < 10000 {
 				b.Fatalf("status %d, %d bytes", w.Code, w.Body.Len())
+			}
+		}
+	})
+}
+
+func FuzzDecodeCursor(f *testing.F) {
+	f.Add(api.EncodeCursor("cust-01"))
+	f.Add("")
+	f.Add("!!")
+	f.Fuzz(func(t *testing.T, c string) {
+		after, err := api.DecodeCursor(c)
+		if err != nil {
+			if !errors.Is(err, revloop.ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		if api.EncodeCursor(after) != c && c != "" {
+			// Equivalent encodings are fine as long as they decode the same.
+			if again, err := api.DecodeCursor(api.EncodeCursor(after)); err != nil || again != after {
+				t.Fatalf("%q -> %q -> %q, %v", c, after, again, err)
 			}
 		}
 	})

@@ -92,7 +92,7 @@ func OpenAPIDocument() ([]byte, error) {
 		"info": map[string]any{
 			"title":       "revloop API",
 			"version":     "1",
-			"description": "Reverse-logistics tracking: fleet, bins, pickups, yard and compliance. Errors are application/problem+json (RFC 9457) with a stable type per error. Lists are paginated with limit and an opaque cursor. Creating requests accept an Idempotency-Key header.",
+			"description": apiDescription,
 		},
 		"servers":  []any{map[string]any{"url": "/"}},
 		"security": []any{map[string]any{"bearer": []any{}}},
@@ -119,6 +119,18 @@ func OpenAPIDocument() ([]byte, error) {
 	}
 	return b, nil
 }
+
+const apiDescription = `Reverse-logistics tracking: fleet, bins, pickups, yard and compliance.
+
+Authentication: Authorization: Bearer <token>, tokens made with ` + "`revloop token create`" + `. Roles: admin (everything), dispatcher, yard, auditor, customer. A customer token is bound to one customer and sees only that customer's objects; another customer's object is answered 404 Not Found (not 403), so that ids of other customers cannot be probed. 403 means the role may never make the request.
+
+Errors: application/problem+json (RFC 9457). The type is stable per kind of error, under https://revloop.org/problems/: invalid (400, with field and reason), malformed-body (400), unauthorized (401), forbidden (403), not-found (404), method-not-allowed (405), conflict (409; illegal state transitions add from, to and allowed), idempotency-key-in-flight (409), body-too-large (413), idempotency-key-reused (422), rate-limited (429, with Retry-After), unavailable (503), internal (500).
+
+Lists: ?limit= (1-500, default 50) and the opaque ?cursor= of the previous page's next_cursor; the response carries items, next_cursor and next (also a Link rel="next" header).
+
+Retries: creating requests accept Idempotency-Key. The same key with the same body replays the first response (header Idempotent-Replayed: true); with another body it is answered 422. Keys are scoped to the token, method and path, and kept 24 h.
+
+Rate limits: each token has a token bucket; over it, requests are answered 429 with Retry-After.`
 
 var commonSchemas = map[string]string{
 	"Problem": `{"type":"object","required":["type","title","status"],"properties":{
