@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/revloop/revloop/api"
@@ -20,7 +21,12 @@ type Idempotency struct {
 	db  *store.DB
 	ttl time.Duration
 	now func() time.Time
+
+	lastPurge atomic.Int64 // Unix ms
 }
+
+// purgeEvery is how often Begin deletes expired keys in passing.
+const purgeEvery = 10 * time.Minute
 
 var _ api.IdempotencyStore = (*Idempotency)(nil)
 
@@ -37,6 +43,11 @@ func NewIdempotency(db *store.DB, ttl time.Duration) *Idempotency {
 // differs and api.ErrIdempotencyInFlight while the first request still runs.
 func (s *Idempotency) Begin(ctx context.Context, k api.IdempotencyKey) (*api.StoredResponse, error) {
 	now := store.Millis(s.now())
+	if last := s.lastPurge.Load(); now-last > purgeEvery.Milliseconds() && s.lastPurge.CompareAndSwap(last, now) {
+		if _, err := s.Purge(ctx); err != nil {
+			return nil, err
+		}
+	}
 	for attempt := 0; attempt < 2; attempt++ {
 		_, err := s.db.Exec(ctx, `INSERT INTO idempotency_keys (principal, idem_key, method, path, body_hash, status, content_type, response, created_ms)
 			VALUES (?, ?, ?, ?, ?, 0, '', '', ?)`, k.Principal, k.Key, k.Method, k.Path, k.BodyHash, now)
