@@ -1,4 +1,4 @@
-package devices_test
+package apitest
 
 import (
 	"context"
@@ -50,7 +50,7 @@ func (c apiClient) do(method, path, token, ctype, body string) (int, map[string]
 }
 
 func TestDevicesAPI(t *testing.T) {
-	reg, _ := testRegistry(t)
+	reg := testRegistry(t)
 	pub := &fakePublisher{}
 	srv := api.New(slog.New(slog.DiscardHandler), api.Options{}, api.Deps{
 		Auth:    fakeTokens{"adm": api.RoleAdmin, "dsp": api.RoleDispatcher},
