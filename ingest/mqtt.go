@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,6 +123,9 @@ func (s *MQTTSource) Run(ctx context.Context, out chan<- Message) error {
 		SetConnectTimeout(s.cfg.ConnectTimeout).
 		SetKeepAlive(30 * time.Second).
 		SetResumeSubs(true).
+		SetCustomOpenConnectionFn(func(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
+			return DialMQTT(uri, s.cfg.TLSConfig, s.cfg.ConnectTimeout)
+		}).
 		SetDefaultPublishHandler(s.handle).
 		SetOnConnectHandler(func(c paho.Client) {
 			s.connected.Store(true)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/revloop/revloop/ingest"
 	"github.com/revloop/revloop/sim"
 )
 
@@ -47,7 +49,7 @@ type benchIngestFlags struct {
 // (acknowledged after the durable write).
 //
 // Latency: publication i is matched with the i-th acknowledgement (the
-// ingest's acked counter is sampled every 5 ms), the usual FIFO estimate of
+// ingest's acked counter is sampled every 25 ms), the usual FIFO estimate of
 // per-message latency when the order within the pipeline is not kept.
 func benchIngest(ctx context.Context, e *env, args []string) error {
 	// The benchmark takes plain flags: its --config names configurations,
@@ -101,6 +103,7 @@ type ingestBenchResult struct {
 	rejected   int64
 	rate       float64
 	publishPer float64
+	cpu        time.Duration // user+system CPU of the child
 }
 
 func (r ingestBenchResult) String() string {
@@ -108,9 +111,10 @@ func (r ingestBenchResult) String() string {
 	if r.rate > 0 {
 		rate = fmt.Sprintf("%.0f/s", r.rate)
 	}
-	return fmt.Sprintf("ingest config=%s n=%d rate=%s msgs/s=%.0f publish_msgs/s=%.0f p50=%s p99=%s peak_rss_mb=%.1f dead_lettered=%d",
+	return fmt.Sprintf("ingest config=%s n=%d rate=%s msgs/s=%.0f publish_msgs/s=%.0f p50=%s p99=%s peak_rss_mb=%.1f child_cpu_us/msg=%.1f dead_lettered=%d",
 		r.config, r.n, rate, float64(r.n)/r.elapsed.Seconds(), r.publishPer,
-		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), float64(r.rssKB)/1024, r.rejected)
+		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), float64(r.rssKB)/1024,
+		float64(r.cpu.Microseconds())/float64(r.n), r.rejected)
 }
 
 // benchChild is a revloop serve or ingest child process.
@@ -187,6 +191,25 @@ func (c *benchChild) peakRSS() int64 {
 		}
 	}
 	return -1
+}
+
+// cpuTime reads the child's user and system CPU time.
+func (c *benchChild) cpuTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	fs := strings.Fields(s)
+	if len(fs) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(fs[11], 10, 64)
+	st, _ := strconv.ParseInt(fs[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
 // counters scrapes the child's acknowledged and rejected message counts.
@@ -293,7 +316,10 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		o := paho.NewClientOptions().AddBroker(brokerURL).
 			SetClientID(fmt.Sprintf("%s-pub-%d", clientID, i)).SetCleanSession(true).
 			SetOrderMatters(false).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
-			SetWriteTimeout(30 * time.Second)
+			SetWriteTimeout(30 * time.Second).
+			SetCustomOpenConnectionFn(func(uri *url.URL, _ paho.ClientOptions) (net.Conn, error) {
+				return ingest.DialMQTT(uri, nil, 10*time.Second)
+			})
 		c := paho.NewClient(o)
 		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			return res, fmt.Errorf("publisher connect: %v", tok.Error())
@@ -306,6 +332,7 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		ackTimes []time.Time // time at which the acked counter first reached k (index k-1)
 		mu       sync.Mutex
 	)
+	cpu0 := child.cpuTime()
 	start := time.Now()
 	pubDone := make(chan error, 1)
 	go func() {
@@ -347,7 +374,7 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 	}()
 	var pubElapsed time.Duration
 	var rejected int64
-	tick := time.NewTicker(5 * time.Millisecond)
+	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	lastProgress := time.Now()
 	lastAcked := int64(0)
@@ -386,6 +413,7 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 				res.publishPer = float64(len(msgs)) / pubElapsed.Seconds()
 				res.rejected = rejected
 				res.rssKB = child.peakRSS()
+				res.cpu = child.cpuTime() - cpu0
 				lat := make([]time.Duration, len(msgs))
 				sorted := append([]time.Time(nil), sent...)
 				sort.Slice(sorted, func(i, j int) bool { return sorted[i].Before(sorted[j]) })

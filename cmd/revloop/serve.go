@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -371,6 +372,13 @@ func runApp(ctx context.Context, e *env, args []string, r role) error {
 		settings = append(settings, k, desc[k])
 	}
 	e.log.Info("revloop "+string(r)+" starting", settings...)
+	if path := os.Getenv("REVLOOP_CPU_PROFILE"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	a, err := newApp(ctx, e.log, cfg, r)
 	if err != nil {
 		return err
@@ -384,4 +392,18 @@ func runApp(ctx context.Context, e *env, args []string, r role) error {
 	err = a.Run(ctx)
 	e.log.Info("revloop " + string(r) + " stopped")
 	return err
+}
+
+// startCPUProfile writes a CPU profile of the whole run to path (set
+// REVLOOP_CPU_PROFILE to tune ingest with `go tool pprof`).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

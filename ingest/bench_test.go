@@ -1,0 +1,78 @@
+package ingest
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/revloop/revloop/sim"
+	"github.com/revloop/revloop/timeseries"
+)
+
+type nopStore struct{ n atomic.Int64 }
+
+func (s *nopStore) Write(_ context.Context, pts []timeseries.Point) error {
+	s.n.Add(int64(len(pts)))
+	return nil
+}
+
+func BenchmarkDecodeSimMix(b *testing.B) {
+	msgs := sim.Messages(1, 10000, 0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		m := msgs[i%len(msgs)]
+		rec, err := Decode(m.Topic, m.Payload, m.SendTime)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = AppendPoints(nil, &rec)
+	}
+}
+
+// BenchmarkPipeline measures the stages without MQTT or a real store.
+func BenchmarkPipeline(b *testing.B) {
+	msgs := sim.Messages(1, 10000, 0)
+	src := &countSource{msgs: msgs, n: b.N}
+	st := &nopStore{}
+	p, err := New(nil, Options{Limits: Limits{MaxSkew: 365 * 24 * time.Hour}}, Deps{Source: src, Store: st, DeadLetters: &memDLQ{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	ctx, cancel := context.WithCancel(context.Background())
+	src.done = cancel
+	if err := p.Run(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if got := src.acked.Load(); got != int64(b.N) {
+		b.Fatalf("acked %d of %d", got, b.N)
+	}
+}
+
+type countSource struct {
+	msgs  []sim.Message
+	n     int
+	acked atomic.Int64
+	done  func()
+}
+
+func (s *countSource) Run(ctx context.Context, out chan<- Message) error {
+	ack := func() {
+		if s.acked.Add(1) == int64(s.n) {
+			s.done()
+		}
+	}
+	for i := range s.n {
+		m := s.msgs[i%len(s.msgs)]
+		select {
+		case out <- Message{Topic: m.Topic, Payload: m.Payload, Received: time.Now(), Ack: ack}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
