@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/revloop/revloop/api"
 	"github.com/revloop/revloop/config"
 	"github.com/revloop/revloop/custody"
+	"github.com/revloop/revloop/yard"
 )
 
 func init() {
@@ -121,5 +123,22 @@ func runCustodyEntries(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// wireYard attaches the yard to an app: the observer that turns gate reads
+// and weights into passages and tickets (ticking every second and flushing
+// at shutdown), and the yard and custody areas of the API with raw reads
+// from the time-series store. serve registers it with
+// registerWiring("yard", wireYard).
+func wireYard(_ context.Context, a *app) error {
+	ys, err := yard.New(a.DB, a.log.With("part", "yard"), yard.Options{})
+	if err != nil {
+		return err
+	}
+	obs := yard.NewObserver(ys, a.log.With("part", "yard"))
+	a.Ingest.Observers = append(a.Ingest.Observers, obs)
+	a.Runners = append(a.Runners, obs.Run)
+	a.API.Yard = api.YardDeps{Yard: ys, Custody: custody.Auditor{Q: a.DB}, Reads: a.TimeSeries}
 	return nil
 }
