@@ -99,13 +99,15 @@ func ParseCSV(r io.Reader) ([]Row, error) {
 	var rows []Row
 	var bad []RowError
 	seen := map[string]int{}
+	lastLine := 1
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos is only valid after a successful Read.
+			line := lastLine + 1
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.StartLine
@@ -116,6 +118,8 @@ func ParseCSV(r io.Reader) ([]Row, error) {
 			}
 			continue
 		}
+		line, _ := cr.FieldPos(0)
+		lastLine = line
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
