@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -55,7 +54,7 @@ func runRouteSolve(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("route solve: %w", err)
 		}
 	}
-	var errs []error
+	var errs []error // each is printed when it happens
 	for _, path := range fs.Args() {
 		if ctx.Err() != nil {
 			break
@@ -66,7 +65,7 @@ func runRouteSolve(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("route solve: %d of %d instances failed: %w", len(errs), fs.NArg(), errors.Join(errs...))
+		return fmt.Errorf("route solve: %d of %d instances failed", len(errs), fs.NArg())
 	}
 	return nil
 }
