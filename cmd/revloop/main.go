@@ -45,7 +45,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	e := &env{stdout: os.Stdout, stderr: os.Stderr,
 		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))}
-	err := dispatch(ctx, e, os.Args[1:])
+	err := runCommand(ctx, e, os.Args[1:])
 	stop()
 	if err != nil {
 		if !errors.Is(err, errUsage) && !errors.Is(err, flag.ErrHelp) {
@@ -66,7 +66,7 @@ func logLevel() slog.Level {
 	return l
 }
 
-func dispatch(ctx context.Context, e *env, args []string) error {
+func runCommand(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(e.stderr)
 		if len(args) == 0 {

@@ -60,6 +60,9 @@ type appConfig struct {
 	decodeWorkers int
 	queueLen      int
 	drainTimeout  time.Duration
+
+	compliance complianceFlags // serve only
+	routing    routingFlags    // serve only
 }
 
 func (c *appConfig) register(s *config.Set, r role) {
@@ -88,6 +91,10 @@ func (c *appConfig) register(s *config.Set, r role) {
 	s.Int(&c.decodeWorkers, "ingest-decoders", 0, "decoding goroutines (0: one per CPU)")
 	s.Int(&c.queueLen, "ingest-queue", 1024, "capacity of each queue between ingest stages")
 	s.Duration(&c.drainTimeout, "ingest-drain-timeout", 15*time.Second, "how long shutdown keeps flushing received messages")
+	if r == roleServe {
+		c.compliance.register(s)
+		c.routing.register(s)
+	}
 }
 
 // Validate reports settings that cannot work.
