@@ -74,7 +74,6 @@ type Fences struct {
 	engine  *geo.FenceEngine
 	fences  map[string]time.Time // site id -> Updated of the loaded fence
 	pending []geo.Event          // derived but not yet stored
-	started bool
 }
 
 var _ ingest.Observer = (*Fences)(nil)
@@ -85,8 +84,7 @@ func newFences(log *slog.Logger, db *store.DB, cat *catalog, al *alerts.Service,
 }
 
 // syncFences brings the engine's fences in line with the catalog's sites:
-// new and changed sites are added (in force from their creation or change
-// once the engine has started), removed ones dropped. It returns the events
+// new and changed sites are added, removed ones dropped. It returns the events
 // the changes cause.
 func (f *Fences) syncFences() []geo.Event {
 	sites := f.cat.allSites()
@@ -100,10 +98,10 @@ func (f *Fences) syncFences() []geo.Event {
 			f.log.Warn("fleet: site geofence ignored", "site", s.ID, "err", err)
 			continue
 		}
-		fe.ID = s.ID
-		if f.started {
-			fe.CreatedAt = s.Updated
-		}
+		// A site's fence counts as having always existed: the engine
+		// re-evaluates the retained history against it, so a backfill or
+		// a late burst sees the fence whatever the wall clock says.
+		fe.ID, fe.CreatedAt = s.ID, time.Time{}
 		evs, err := f.engine.AddFence(fe)
 		if err != nil {
 			f.log.Warn("fleet: site geofence ignored", "site", s.ID, "err", err)
@@ -118,7 +116,6 @@ func (f *Fences) syncFences() []geo.Event {
 			delete(f.fences, id)
 		}
 	}
-	f.started = true
 	return out
 }
 

@@ -38,6 +38,8 @@ type Config struct {
 	// Warmup is how much stored history the fence engine replays at start
 	// (default 2 h; negative disables).
 	Warmup time.Duration
+	// Now is the clock of forecasts and warm-up (default time.Now).
+	Now func() time.Time
 }
 
 // Validate checks the configuration.
@@ -88,6 +90,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Warmup == 0 {
 		cfg.Warmup = 2 * time.Hour
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	cat := newCatalog(cfg.Directory)
 	s := &Service{log: cfg.Log, cfg: cfg, cat: cat,
 		Fences:    newFences(cfg.Log, cfg.DB, cat, cfg.Alerts, cfg.Live, cfg.Engine),
@@ -95,6 +100,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		Forecasts: newForecasts(cat, cfg.Fills, cfg.Location, cfg.Forecast),
 		Monitor:   newMonitor(cfg.Log, cfg.DB, cat, cfg.Alerts, cfg.Monitor),
 	}
+	s.Fences.now, s.Forecasts.now = cfg.Now, cfg.Now
 	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -121,7 +127,7 @@ func (s *Service) Location() *time.Location { return s.cfg.Location }
 // registry every Refresh and polls device health events until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	if s.cfg.Warmup > 0 {
-		if err := s.Fences.Warm(ctx, s.cfg.Positions, time.Now().Add(-s.cfg.Warmup), time.Minute); err != nil && ctx.Err() == nil {
+		if err := s.Fences.Warm(ctx, s.cfg.Positions, s.cfg.Now().Add(-s.cfg.Warmup), time.Minute); err != nil && ctx.Err() == nil {
 			s.log.Warn("fleet: warm-up", "err", err)
 		}
 	}
