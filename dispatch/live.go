@@ -95,7 +95,8 @@ func (l *Live) Hub() *Hub { return l.hub }
 // streams positions to subscribers. Older fixes than the one held (late
 // data) are ignored here; they are stored by ingest all the same.
 func (l *Live) Observe(_ context.Context, records []ingest.Record) error {
-	var streamed []revloop.Position
+	stream := l.hub.Subscribers() > 0
+	var streamed [][]byte
 	l.mu.Lock()
 	for i := range records {
 		r := &records[i]
@@ -103,13 +104,20 @@ func (l *Live) Observe(_ context.Context, records []ingest.Record) error {
 			if cur, ok := l.fixes[p.Device]; ok && !p.Time.After(cur.Time) {
 				continue
 			}
+			var enc []byte
 			if v, ok := l.fleet[p.Device]; ok {
 				p.Vehicle = v.ID
-				l.enc[p.Device] = encodePosition(l.enc[p.Device][:0:0], p, v.Plate)
+				// A fresh slice: the old one may be part of a stream message.
+				enc = encodePosition(nil, p, v.Plate)
+				l.enc[p.Device] = enc
 				l.dirty.Store(true)
+			} else if stream {
+				enc = encodePosition(nil, p, "")
 			}
 			l.fixes[p.Device] = p
-			streamed = append(streamed, p)
+			if stream {
+				streamed = append(streamed, enc)
+			}
 		}
 		for _, f := range r.Fills {
 			if cur, ok := l.fills[f.Device]; ok && !f.Time.After(cur.Time) {
@@ -119,10 +127,8 @@ func (l *Live) Observe(_ context.Context, records []ingest.Record) error {
 		}
 	}
 	l.mu.Unlock()
-	if l.hub.Subscribers() > 0 {
-		for _, p := range streamed {
-			l.hub.Publish(Message{Type: "position", Data: encodePosition(nil, p, "")})
-		}
+	for _, b := range streamed {
+		l.hub.Publish(Message{Type: "position", Data: b})
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/revloop/revloop/api"
 	"github.com/revloop/revloop/config"
 	dsp "github.com/revloop/revloop/dispatch"
 )
@@ -48,5 +49,22 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "seeded %s state store from %s: %d customers, %d sites, %d bins, %d vehicles\n", db.Dialect(), file,
 		len(w.Customers), len(w.Sites), len(w.Bins), len(w.Vehicles))
+	return nil
+}
+
+// wireDispatch attaches the dispatch area: customers, sites, vehicles,
+// bins, pickups and complaints in the state store, and the live view (an
+// ingest observer keeping the latest fixes and fill readings in memory,
+// seeded from the time-series store at start, rebuilt every second) that
+// serves fleet positions, bins with their fill and the event stream. Other
+// parts publish derived events to the stream through
+// a.API.Dispatch.Live.(interface{ PublishEvent(any) error }).
+// serve registers it with registerWiring("dispatch", wireDispatch).
+func wireDispatch(_ context.Context, a *app) error {
+	st := dsp.New(a.DB)
+	live := dsp.NewLive(a.log.With("part", "live"), dsp.LiveOptions{}, st, a.TimeSeries)
+	a.Ingest.Observers = append(a.Ingest.Observers, live)
+	a.Runners = append(a.Runners, func(ctx context.Context) error { return live.Run(ctx) })
+	a.API.Dispatch = api.DispatchDeps{Store: st, Live: live, Tracks: a.TimeSeries}
 	return nil
 }

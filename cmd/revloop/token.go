@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/revloop/revloop/accounts"
+	"github.com/revloop/revloop/api"
 	"github.com/revloop/revloop/config"
 )
 
@@ -120,4 +121,13 @@ func tokenTime(t time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
+}
+
+// wireAccounts makes the API authenticate bearer tokens from the state store
+// (with a per-token rate limit) and keep Idempotency-Key responses there.
+// serve registers it with registerWiring("accounts", wireAccounts).
+func wireAccounts(_ context.Context, a *app) error {
+	a.API.Auth = api.WithRateLimit(accounts.New(a.DB, 0), api.DefaultRateLimit)
+	a.API.Idempotency = accounts.NewIdempotency(a.DB, 0)
+	return nil
 }
