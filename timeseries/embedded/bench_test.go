@@ -128,7 +128,7 @@ func BenchmarkWriteConcurrent(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				ps := positionBatch(tc.batch, start)
 				for pb.Next() {
-					base := start.Add(time.Duration(next.Add(1)) * time.Hour)
+					base := start.Add(time.Duration(next.Add(1)*int64(tc.batch/500)) * time.Second)
 					for j := range ps {
 						ps[j].Time = base.Add(time.Duration(j/500) * time.Second)
 					}
