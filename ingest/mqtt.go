@@ -32,6 +32,10 @@ type MQTTConfig struct {
 	TLSConfig *tls.Config
 	// ConnectTimeout bounds one connection attempt; default 10s.
 	ConnectTimeout time.Duration
+	// MaxQueue bounds the messages received and not yet taken by the
+	// pipeline; default 65536 (the most a broker can have in flight to one
+	// client). paho's reader waits while it is full.
+	MaxQueue int
 }
 
 // MQTTSource receives device messages from a broker with QoS 1 over a
@@ -43,11 +47,12 @@ type MQTTSource struct {
 	client    paho.Client
 	connected atomic.Bool
 
-	mu     sync.RWMutex
-	out    chan<- Message
-	closed bool
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	space    *sync.Cond // signalled when the queue shrinks or closes
+	queue    []Message
+	maxQueue int
+	closed   bool
+	ready    chan struct{}
 }
 
 var _ Source = (*MQTTSource)(nil)
@@ -69,7 +74,12 @@ func NewMQTTSource(log *slog.Logger, cfg MQTTConfig) (*MQTTSource, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &MQTTSource{log: log, cfg: cfg, stop: make(chan struct{})}, nil
+	if cfg.MaxQueue <= 0 {
+		cfg.MaxQueue = 65536
+	}
+	src := &MQTTSource{log: log, cfg: cfg, maxQueue: cfg.MaxQueue, ready: make(chan struct{}, 1)}
+	src.space = sync.NewCond(&src.mu)
+	return src, nil
 }
 
 // Subscription returns the filter the source subscribes to.
@@ -83,23 +93,54 @@ func (s *MQTTSource) Subscription() string {
 // Connected reports whether the client is connected to the broker.
 func (s *MQTTSource) Connected() bool { return s.connected.Load() }
 
-// handle is the paho message handler. It never blocks beyond the push into
-// the pipeline's bounded queue; messages the pipeline no longer takes are
-// left unacknowledged, so the broker delivers them again.
+// handle is the paho message handler. It only appends the message to the
+// source's bounded queue (waiting while it is full) and returns, so paho's
+// per-message goroutine ends at once; messages the pipeline no longer takes
+// stay unacknowledged and the broker delivers them again.
 func (s *MQTTSource) handle(_ paho.Client, m paho.Message) {
-	s.mu.RLock()
-	if s.closed || s.out == nil {
-		s.mu.RUnlock()
+	msg := Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now(), Ack: m.Ack}
+	s.mu.Lock()
+	for len(s.queue) >= s.maxQueue && !s.closed {
+		s.space.Wait()
+	}
+	if s.closed {
+		s.mu.Unlock()
 		return
 	}
-	s.wg.Add(1)
-	out := s.out
-	s.mu.RUnlock()
-	defer s.wg.Done()
-	msg := Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now(), Ack: m.Ack}
+	s.queue = append(s.queue, msg)
+	s.mu.Unlock()
 	select {
-	case out <- msg:
-	case <-s.stop:
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// pump moves queued messages into the pipeline until ctx ends.
+func (s *MQTTSource) pump(ctx context.Context, out chan<- Message) {
+	var batch []Message
+	for {
+		select {
+		case <-s.ready:
+		case <-ctx.Done():
+			return
+		}
+		for {
+			s.mu.Lock()
+			batch, s.queue = s.queue, batch[:0]
+			s.space.Broadcast()
+			s.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			for i, m := range batch {
+				select {
+				case out <- m:
+				case <-ctx.Done():
+					return
+				}
+				batch[i] = Message{}
+			}
+		}
 	}
 }
 
@@ -107,9 +148,6 @@ func (s *MQTTSource) handle(_ paho.Client, m paho.Message) {
 // delivers messages to out until ctx ends. The connection stays open after
 // Run returns so that the pipeline can still acknowledge; Close ends it.
 func (s *MQTTSource) Run(ctx context.Context, out chan<- Message) error {
-	s.mu.Lock()
-	s.out = out
-	s.mu.Unlock()
 	o := paho.NewClientOptions().
 		AddBroker(s.cfg.URL).
 		SetClientID(s.cfg.ClientID).
@@ -161,19 +199,17 @@ func (s *MQTTSource) Run(ctx context.Context, out chan<- Message) error {
 		s.shutdownIntake()
 		return fmt.Errorf("connect %s: %w", s.cfg.URL, err)
 	}
-	<-ctx.Done()
+	s.pump(ctx, out)
 	s.shutdownIntake()
 	return nil
 }
 
 func (s *MQTTSource) shutdownIntake() {
 	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.stop)
-	}
+	s.closed = true
+	s.queue = nil
+	s.space.Broadcast()
 	s.mu.Unlock()
-	s.wg.Wait()
 }
 
 // Close disconnects from the broker; unacknowledged messages stay in the
