@@ -632,3 +632,22 @@ func TestFleetLateBurst(t *testing.T) {
 		t.Errorf("bogus from: %d %s", code, body)
 	}
 }
+
+// testFleetDeps builds the fleet area for a newTestAPI server: fleet and
+// alert services over its state store and dispatch registry, with an empty
+// embedded time-series store. allAreas mounts it with
+// d.Fleet = testFleetDeps(t, ta).
+func testFleetDeps(t testing.TB, ta *testAPI) api.FleetDeps {
+	ctx := context.Background()
+	ts, err := embedded.Open(ctx, t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ts.Close() })
+	al := alerts.New(ta.db, ta.live, nil)
+	svc, err := fleet.New(ctx, fleet.Config{DB: ta.db, Directory: ta.store, Positions: ts, Fills: ts, Alerts: al, Live: ta.live})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api.FleetDeps{Events: svc.Fences, Trips: svc.Trips, Forecasts: svc.Forecasts, Alerts: al}
+}
