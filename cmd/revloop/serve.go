@@ -25,6 +25,7 @@ import (
 	"github.com/revloop/revloop/timeseries"
 	"github.com/revloop/revloop/timeseries/embedded"
 	"github.com/revloop/revloop/timeseries/influx"
+	"github.com/revloop/revloop/web"
 )
 
 func init() {
@@ -63,6 +64,7 @@ type appConfig struct {
 
 	compliance complianceFlags // serve only
 	routing    routingFlags    // serve only
+	tileURL    string          // serve only: the web console's map tiles
 }
 
 func (c *appConfig) register(s *config.Set, r role) {
@@ -94,6 +96,7 @@ func (c *appConfig) register(s *config.Set, r role) {
 	if r == roleServe {
 		c.compliance.register(s)
 		c.routing.register(s)
+		s.String(&c.tileURL, "tile-url", web.DefaultTileURL, "map tiles of the web console ({z}/{x}/{y} template); empty draws sites, tracks and bins without tiles")
 	}
 }
 
@@ -265,7 +268,11 @@ func newApp(ctx context.Context, log *slog.Logger, cfg appConfig, r role) (a *ap
 			return a, fmt.Errorf("%s: http listen: %w", r, err)
 		}
 		a.httpLn = ln
-		a.http = api.New(log.With("component", "api"), api.Options{}, a.API)
+		var opts api.Options
+		if r == roleServe {
+			opts.Console = web.Handler(web.Config{TileURL: cfg.tileURL, TileAttribution: "© OpenStreetMap contributors"})
+		}
+		a.http = api.New(log.With("component", "api"), opts, a.API)
 	}
 	return a, nil
 }
