@@ -27,6 +27,21 @@ type LatestReader interface {
 	LatestPositions(ctx context.Context, devices ...revloop.DeviceID) ([]revloop.Position, error)
 }
 
+// FillHistoryReader is implemented by time-series readers that can seed the
+// bins' current fill at start.
+type FillHistoryReader interface {
+	FillHistory(ctx context.Context, device revloop.DeviceID, from, to time.Time) ([]revloop.FillReading, error)
+}
+
+// FillSensorSource is implemented by vehicle sources that also list the
+// bins' fill sensors (Store does).
+type FillSensorSource interface {
+	FillSensors(ctx context.Context) ([]revloop.DeviceID, error)
+}
+
+// FillLookback is how far back Load looks for a bin's latest fill reading.
+const FillLookback = 7 * 24 * time.Hour
+
 // LiveOptions tune the live view.
 type LiveOptions struct {
 	// Refresh is how often the pre-encoded positions are rebuilt when new
@@ -203,6 +218,35 @@ func (l *Live) Load(ctx context.Context) {
 		l.Observe(ctx, []ingest.Record{{Positions: ps}})
 	}
 	l.Rebuild()
+	l.loadFills(ctx)
+}
+
+// loadFills seeds the latest fill of every bin sensor from the time-series
+// store, when both sources can tell.
+func (l *Live) loadFills(ctx context.Context) {
+	fr, ok1 := l.latest.(FillHistoryReader)
+	fs, ok2 := l.vehicles.(FillSensorSource)
+	if !ok1 || !ok2 {
+		return
+	}
+	devs, err := fs.FillSensors(ctx)
+	if err != nil {
+		l.log.Warn("live: listing fill sensors", "err", err)
+		return
+	}
+	now := time.Now()
+	var latest []revloop.FillReading
+	for _, d := range devs {
+		rs, err := fr.FillHistory(ctx, d, now.Add(-FillLookback), now.Add(time.Minute))
+		if err != nil {
+			l.log.Warn("live: loading fill history", "device", d, "err", err)
+			return
+		}
+		if len(rs) > 0 {
+			latest = append(latest, rs[len(rs)-1])
+		}
+	}
+	l.Observe(ctx, []ingest.Record{{Fills: latest}})
 }
 
 // Refresh reloads the vehicle list and rebuilds the snapshot at once.

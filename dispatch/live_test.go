@@ -18,7 +18,18 @@ type fakeVehicles []Vehicle
 
 func (f fakeVehicles) AllVehicles(context.Context) ([]Vehicle, error) { return f, nil }
 
+func (f fakeVehicles) FillSensors(context.Context) ([]revloop.DeviceID, error) {
+	return []revloop.DeviceID{"fill-1", "fill-2"}, nil
+}
+
 type fakeLatest []revloop.Position
+
+func (f fakeLatest) FillHistory(_ context.Context, dev revloop.DeviceID, from, to time.Time) ([]revloop.FillReading, error) {
+	if dev != "fill-1" {
+		return nil, nil
+	}
+	return []revloop.FillReading{{Device: dev, Time: to.Add(-2 * time.Hour), LevelPct: 40}, {Device: dev, Time: to.Add(-time.Hour), LevelPct: 55}}, nil
+}
 
 func (f fakeLatest) LatestPositions(context.Context, ...revloop.DeviceID) ([]revloop.Position, error) {
 	return f, nil
@@ -32,6 +43,12 @@ func TestLiveSnapshot(t *testing.T) {
 	l := NewLive(slog.New(slog.NewTextHandler(io.Discard, nil)), LiveOptions{}, vs,
 		fakeLatest{{Device: "t2", Time: t0, Lat: 51, Lon: 3, SpeedKmh: math.NaN(), HeadingDeg: 90}})
 	l.Load(ctx)
+	if f, ok := l.Fill("fill-1"); !ok || f.LevelPct != 55 {
+		t.Fatalf("fill seeded from history: %+v %v", f, ok)
+	}
+	if _, ok := l.Fill("fill-2"); ok {
+		t.Fatal("fill-2 has no reading")
+	}
 	l.Observe(ctx, []ingest.Record{{Positions: []revloop.Position{
 		{Device: "t1", Time: t0.Add(time.Minute), Lat: 51.1, Lon: 3.1, SpeedKmh: 42, Ignition: &on},
 		{Device: "t1", Time: t0, Lat: 0, Lon: 0}, // older, ignored

@@ -528,3 +528,21 @@ func (s *Store) ImportVehicles(ctx context.Context, vs []Vehicle) error {
 	})
 	return dbErr("import vehicles", err)
 }
+
+// FillSensors lists the fill sensor device ids of every bin.
+func (s *Store) FillSensors(ctx context.Context) ([]revloop.DeviceID, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT fill_sensor_device_id FROM bins WHERE fill_sensor_device_id <> '' ORDER BY fill_sensor_device_id`)
+	if err != nil {
+		return nil, dbErr("fill sensors", err)
+	}
+	defer rows.Close()
+	var out []revloop.DeviceID
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, dbErr("fill sensors", err)
+		}
+		out = append(out, revloop.DeviceID(d))
+	}
+	return out, dbErr("fill sensors", rows.Err())
+}
