@@ -76,6 +76,9 @@ type Registry struct {
 	listeners []func(Change)
 
 	hits, misses atomic.Int64
+
+	stmtMu sync.Mutex
+	stmt   *sql.Stmt
 }
 
 type verifiedCred struct {
@@ -409,11 +412,32 @@ type Status struct {
 	hash        string
 }
 
+const statusQuery = `SELECT state, kind, cred_version, secret_hash FROM devices WHERE id = ?`
+
+// statusStmt prepares the status query once; it runs on every CONNECT and
+// every ingest re-check that misses its cache.
+func (r *Registry) statusStmt(ctx context.Context) (*sql.Stmt, error) {
+	r.stmtMu.Lock()
+	defer r.stmtMu.Unlock()
+	if r.stmt != nil {
+		return r.stmt, nil
+	}
+	st, err := r.db.SQL().PrepareContext(ctx, r.db.Dialect().Rebind(statusQuery))
+	if err != nil {
+		return nil, err
+	}
+	r.stmt = st
+	return st, nil
+}
+
 func (r *Registry) status(ctx context.Context, id revloop.DeviceID) (Status, error) {
 	var s Status
 	var st, kind string
-	err := r.db.QueryRow(ctx, `SELECT state, kind, cred_version, secret_hash FROM devices WHERE id = ?`, string(id)).
-		Scan(&st, &kind, &s.CredVersion, &s.hash)
+	stmt, err := r.statusStmt(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("device status %s: %w", id, err)
+	}
+	err = stmt.QueryRowContext(ctx, string(id)).Scan(&st, &kind, &s.CredVersion, &s.hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Status{}, ErrUnknownDevice
 	}
