@@ -93,6 +93,7 @@ async function start() {
     if (state.unmount) state.unmount();
     document.getElementById("view").replaceChildren();
     document.getElementById("signout").hidden = true;
+    document.querySelectorAll("#nav a").forEach((a) => (a.hidden = true));
     askToken();
   });
   onAuthLost(() => {
