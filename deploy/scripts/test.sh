@@ -10,7 +10,6 @@ export GOFLAGS=${GOFLAGS:-}
 
 cleanup() {
   "$here/services.sh" stop all >/dev/null 2>&1 || true
-  "$here/postgres.sh" stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -24,9 +23,7 @@ fi
 
 echo "== services (mosquitto, influxdb, postgresql) under $REVLOOP_TEST_DIR"
 "$here/services.sh" start all
-"$here/postgres.sh" start
 eval "$("$here/services.sh" env all)"
-eval "$("$here/postgres.sh" env)"
 export REVLOOP_REQUIRE_SERVICES=1
 
 echo "== vet"
