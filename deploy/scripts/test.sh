@@ -15,6 +15,7 @@ trap cleanup EXIT
 
 need_pkgs=()
 command -v pdftoppm >/dev/null || need_pkgs+=(poppler-utils)
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null \
@@ -32,3 +33,12 @@ echo "== dependency check of the edge gateway"
 "$here/deps-check.sh"
 echo "== tests"
 go test -count=1 -timeout 30m -p 2 ./... 2>&1 | tee "$REVLOOP_TEST_DIR/go-test.log"
+
+echo "== web console: lint and browser tests in headless Chromium"
+go build -o bin/revloop ./cmd/revloop
+(
+  cd web
+  npm ci --no-audit --no-fund --loglevel=error
+  npx eslint static/app test scripts
+  REVLOOP_BIN=../bin/revloop REVLOOP_ARTIFACTS=${REVLOOP_ARTIFACTS:-../artifacts/console} node --test --test-reporter=spec test/
+)
