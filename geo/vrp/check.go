@@ -30,6 +30,9 @@ type CheckOptions struct {
 // joined, wrapped in ErrInfeasible.
 func Check(p *Problem, s *Solution, opt CheckOptions) (CheckReport, error) {
 	var rep CheckReport
+	if err := p.Validate(); err != nil {
+		return rep, fmt.Errorf("check: %w", err)
+	}
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	tol := opt.Tolerance
