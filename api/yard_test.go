@@ -203,6 +203,12 @@ func TestYardEndToEnd(t *testing.T) {
 		t.Fatalf("passages %v, want %s", got, want)
 	}
 
+	var truck yard.Passage
+	e.must(200, "disp", "GET", "/yard/passages/"+ps.Items[0].ID, nil, &truck)
+	if len(truck.Containers) != 1 || truck.Containers[0] != ps.Items[1].ID {
+		t.Fatalf("truck passage %+v does not list its container", truck)
+	}
+
 	// The raw reads behind a passage, for audit.
 	var raw struct {
 		Passage yard.Passage

@@ -96,6 +96,9 @@ type Passage struct {
 	VehiclePassage string `json:"vehicle_passage,omitempty"`
 	Vehicle        string `json:"vehicle,omitempty"`
 	Ticket         string `json:"ticket,omitempty"`
+	// Containers lists, for a vehicle passage, the container and bale
+	// passages linked to it (filled by Service.Passage).
+	Containers []string `json:"containers,omitempty"`
 }
 
 // PassageID is the deterministic identity of a passage: reader, EPC and

@@ -195,5 +195,10 @@ func (s *Service) Passage(ctx context.Context, id string) (Passage, error) {
 	if err != nil {
 		return p, fmt.Errorf("passage %q: %w", id, err)
 	}
+	if p.TagKind == TagVehicle {
+		if p.Containers, err = s.strings(ctx, `SELECT id FROM yard_passages WHERE vehicle_passage = ? ORDER BY first_ms, id`, id); err != nil {
+			return p, fmt.Errorf("passage %q: %w", id, err)
+		}
+	}
 	return p, nil
 }
