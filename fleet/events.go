@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -324,6 +325,21 @@ func (f *Fences) ListEvents(ctx context.Context, flt EventFilter, after string, 
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// ArrivedAt returns the first time the vehicle entered the site's fence
+// within [from, to), from the stored events; ok is false when it did not.
+func (f *Fences) ArrivedAt(ctx context.Context, vehicleID, siteID string, from, to time.Time) (time.Time, bool, error) {
+	var at int64
+	err := f.db.QueryRow(ctx, `SELECT at_ms FROM fleet_events WHERE vehicle = ? AND site_id = ? AND kind = ? AND at_ms >= ? AND at_ms < ?
+		ORDER BY at_ms LIMIT 1`, vehicleID, siteID, string(geo.EventEnter), store.Millis(from), store.Millis(to)).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("arrival of %s at %s: %w", vehicleID, siteID, err)
+	}
+	return store.FromMillis(at), true, nil
 }
 
 // SiteHours returns a site's opening hours; customerID limits the lookup

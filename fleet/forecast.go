@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,7 +67,29 @@ type BinForecast struct {
 	Low           time.Time `json:"low,omitzero"`
 	High          time.Time `json:"high,omitzero"`
 	RatePctPerDay float64   `json:"rate_pct_per_day"`
-	Points        int       `json:"points"`
+	// EstimatedKg is what the bin holds at its threshold (volume ×
+	// threshold × the material's bulk density).
+	EstimatedKg float64 `json:"estimated_kg"`
+	Points      int     `json:"points"`
+}
+
+// BulkDensityKgM3 are typical bulk densities of collected materials, for
+// weight estimates; other materials count DefaultDensityKgM3.
+var BulkDensityKgM3 = map[string]float64{
+	"glass": 300, "paper": 80, "cardboard": 60, "pmd": 35, "plastic": 35, "textile": 150,
+	"weee": 220, "wood": 160, "metal": 250, "organic": 500, "residual": 150,
+}
+
+// DefaultDensityKgM3 is the bulk density of materials not in BulkDensityKgM3.
+const DefaultDensityKgM3 = 150
+
+// EstimateKg estimates what bin b holds at levelPct.
+func EstimateKg(b dispatch.Bin, levelPct float64) float64 {
+	d, ok := BulkDensityKgM3[strings.ToLower(b.Material)]
+	if !ok {
+		d = DefaultDensityKgM3
+	}
+	return math.Round(b.VolumeL / 1000 * levelPct / 100 * d)
 }
 
 // LevelPoint is one reading of a bin's chart.
@@ -146,7 +169,8 @@ func (f *Forecasts) compute(ctx context.Context, b dispatch.Bin) (BinForecast, e
 	}
 	out := BinForecast{BinID: b.ID, SiteID: b.SiteID, CustomerID: b.CustomerID, Material: b.Material, AsOf: fc.AsOf,
 		LevelPct: round(fc.LevelPct, 1), ThresholdPct: th, AlreadyFull: fc.AlreadyFull, FullAt: fc.FullAt,
-		Low: fc.FullEarliest, High: fc.FullLatest, RatePctPerDay: round(fc.RatePctPerH*24, 2), Points: fc.Points}
+		Low: fc.FullEarliest, High: fc.FullLatest, RatePctPerDay: round(fc.RatePctPerH*24, 2), Points: fc.Points,
+		EstimatedKg: EstimateKg(b, th)}
 	if fc.AlreadyFull {
 		out.FullAt, out.Low, out.High = fc.AsOf, fc.AsOf, fc.AsOf
 	}
