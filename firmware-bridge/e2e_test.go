@@ -19,7 +19,10 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/revloop/revloop"
+	"github.com/revloop/revloop/firmware-bridge/queue"
 )
+
+func queueq(s string) queue.Policy { return queue.Policy(s) }
 
 // broker is an embedded mochi broker with an inline subscriber on the
 // revloop tree, so no message can slip past while a client reconnects.
@@ -318,5 +321,59 @@ func TestEndToEndBrokerOutage(t *testing.T) {
 		len(all), duringOutage, len(col.seen), dups, col.messages)
 	if duringOutage == 0 {
 		t.Error("no readings were taken during the outage")
+	}
+}
+
+// TestNoBrokerKeepsEverything runs the bridge against an address where no
+// broker listens: every reading taken must be in the queue after the stop,
+// and an overflow under drop-newest must show in status.
+func TestNoBrokerKeepsEverything(t *testing.T) {
+	tests := []struct {
+		name        string
+		max         int
+		policy      string
+		wantDropped bool
+	}{
+		{"unbounded enough", 100000, "drop-oldest", false},
+		{"overflow drop-newest", 20, "drop-newest", true},
+		{"overflow drop-oldest", 20, "drop-oldest", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := simConfig(t, "tcp://"+freeAddr(t))
+			cfg.Queue.MaxReadings, cfg.Queue.Overflow = tc.max, queueq(tc.policy)
+			prod := &produced{count: map[string]int{}}
+			b, err := New(cfg, Options{Hardware: &Sim{GNSSPeriod: 40 * time.Millisecond}, Tap: prod.tap})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- b.Run(ctx) }()
+			waitFor(t, "readings", 10*time.Second, func() bool {
+				if tc.wantDropped {
+					return b.StatusNow().QueueDropped > 0
+				}
+				return len(prod.snapshot()) >= 40
+			})
+			st := b.StatusNow()
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if (st.QueueDropped > 0) != tc.wantDropped || st.QueueOverflow != tc.policy {
+				t.Errorf("status queue_dropped=%d overflow=%q, want drops %v", st.QueueDropped, st.QueueOverflow, tc.wantDropped)
+			}
+			// Reopen as after a restart.
+			b2, err := New(cfg, Options{Hardware: &Sim{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b2.Queue().Close()
+			n := len(prod.snapshot())
+			if got := b2.Queue().Len(); tc.wantDropped && got != tc.max || !tc.wantDropped && got != n {
+				t.Errorf("queue after restart holds %d readings; taken %d, bound %d", got, n, tc.max)
+			}
+		})
 	}
 }
