@@ -95,9 +95,9 @@ func scopeOf(c *gin.Context) dispatch.Scope {
 	return dispatch.Scope{CustomerID: principal(c).CustomerScope()}
 }
 
-func pageIn(c *gin.Context) (dispatch.Page, bool, error) {
+func pageIn(c *gin.Context) (dispatch.Page, error) {
 	p, err := pageOf(c)
-	return dispatch.Page{Limit: p.Limit, After: p.After}, err == nil, err
+	return dispatch.Page{Limit: p.Limit, After: p.After}, err
 }
 
 func (s *Server) mountDispatch(v1 *gin.RouterGroup) {
@@ -114,8 +114,8 @@ func (s *Server) mountDispatch(v1 *gin.RouterGroup) {
 
 	// customers
 	v1.GET("/customers", s.require(readCustomers...), func(c *gin.Context) {
-		p, ok, err := pageIn(c)
-		if !ok {
+		p, err := pageIn(c)
+		if err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -146,8 +146,8 @@ func (s *Server) mountDispatch(v1 *gin.RouterGroup) {
 
 	// sites
 	v1.GET("/sites", s.require(readSites...), func(c *gin.Context) {
-		p, ok, err := pageIn(c)
-		if !ok {
+		p, err := pageIn(c)
+		if err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -178,8 +178,8 @@ func (s *Server) mountDispatch(v1 *gin.RouterGroup) {
 
 	// vehicles
 	v1.GET("/vehicles", s.require(readFleet...), func(c *gin.Context) {
-		p, ok, err := pageIn(c)
-		if !ok {
+		p, err := pageIn(c)
+		if err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -231,8 +231,8 @@ func (s *Server) mountDispatch(v1 *gin.RouterGroup) {
 			s.fail(c, revloop.Invalid("format", "want json or geojson"))
 			return
 		}
-		p, ok, err := pageIn(c)
-		if !ok {
+		p, err := pageIn(c)
+		if err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -266,8 +266,8 @@ func (s *Server) mountDispatch(v1 *gin.RouterGroup) {
 
 	// pickups
 	v1.GET("/pickups", s.require(readCustomers...), func(c *gin.Context) {
-		p, ok, err := pageIn(c)
-		if !ok {
+		p, err := pageIn(c)
+		if err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -310,8 +310,8 @@ func (s *Server) mountDispatch(v1 *gin.RouterGroup) {
 
 	// complaints
 	v1.GET("/complaints", s.require(readCustomers...), func(c *gin.Context) {
-		p, ok, err := pageIn(c)
-		if !ok {
+		p, err := pageIn(c)
+		if err != nil {
 			s.fail(c, err)
 			return
 		}
