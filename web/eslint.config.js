@@ -13,7 +13,7 @@ export default [
     rules: { "no-unused-vars": ["error", { args: "none" }], eqeqeq: "error", "no-var": "error", "prefer-const": "error" },
   },
   {
-    files: ["test/**/*.mjs", "scripts/**/*.mjs"],
+    files: ["test/**/*.mjs", "scripts/**/*.mjs", "bench/**/*.mjs"],
     languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.node, document: "readonly" } },
   },
 ];

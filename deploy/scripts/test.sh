@@ -39,6 +39,6 @@ go build -o bin/revloop ./cmd/revloop
 (
   cd web
   npm ci --no-audit --no-fund --loglevel=error
-  npx eslint static/app test scripts
-  REVLOOP_BIN=../bin/revloop REVLOOP_ARTIFACTS=${REVLOOP_ARTIFACTS:-../artifacts/console} node --test --test-reporter=spec test/
+  npx eslint static/app test scripts bench
+  REVLOOP_BIN=../bin/revloop REVLOOP_ARTIFACTS=${REVLOOP_ARTIFACTS:-../artifacts/console} node --test --test-reporter=spec test/console.test.mjs
 )

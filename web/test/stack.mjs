@@ -25,7 +25,7 @@ function run(args, env) {
   return execFileSync(BIN, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
-export async function startStack({ vehicles = 10, bins = 100, speedup = 5, seed = 7 } = {}) {
+export async function startStack({ vehicles = 10, bins = 100, speedup = 5, seed = 7, simulate = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "revloop-web-"));
   const http = await freePort();
   const mqtt = await freePort();
@@ -51,12 +51,12 @@ export async function startStack({ vehicles = 10, bins = 100, speedup = 5, seed 
     if (Date.now() > deadline) throw new Error("revloop serve did not become healthy in 20 s");
     await new Promise((r) => setTimeout(r, 200));
   }
-  const sim = spawn(
-    BIN,
-    ["simulate", "--seed", String(seed), "--vehicles", String(vehicles), "--bins", String(bins), "--mqtt-url", `tcp://127.0.0.1:${mqtt}`, "--credentials", secrets, "--speedup", String(speedup), "--stats-every", "1h"],
-    { env, stdio: ["ignore", "ignore", "inherit"] },
-  );
-  procs.push(sim);
+  const simArgs = ["simulate", "--seed", String(seed), "--vehicles", String(vehicles), "--bins", String(bins), "--mqtt-url", `tcp://127.0.0.1:${mqtt}`, "--credentials", secrets];
+  let sim = null;
+  if (simulate) {
+    sim = spawn(BIN, [...simArgs, "--speedup", String(speedup), "--stats-every", "1h"], { env, stdio: ["ignore", "ignore", "inherit"] });
+    procs.push(sim);
+  }
   return {
     base,
     token,
@@ -78,7 +78,24 @@ export async function startStack({ vehicles = 10, bins = 100, speedup = 5, seed 
       return { status: res.status, body };
     },
     stopSimulator() {
-      sim.kill("SIGINT");
+      if (sim) sim.kill("SIGINT");
+    },
+    // simulateFor runs the simulator from start (e.g. "-30m") at speedup for
+    // about the given wall seconds and resolves with the messages it sent.
+    simulateFor({ start, speedup, seconds }) {
+      return new Promise((resolve, reject) => {
+        const p = spawn(BIN, [...simArgs, "--start", start, "--speedup", String(speedup), "--duration", `${Math.round(seconds * speedup)}s`, "--stats-every", "1s"],
+          { env, stdio: ["ignore", "ignore", "pipe"] });
+        let last = "";
+        p.stderr.on("data", (d) => {
+          last = String(d).trim().split("\n").pop() || last;
+        });
+        p.on("error", reject);
+        p.on("exit", () => {
+          const m = /sent (\d+)/.exec(last);
+          resolve(m ? Number(m[1]) : 0);
+        });
+      });
     },
     async stop() {
       for (const p of procs.reverse()) {

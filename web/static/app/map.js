@@ -187,14 +187,24 @@ export async function mount(root, { me, config }) {
     .catch((e) => due.replaceChildren(h("li", {}, problemBox(e))));
 
   const conn = document.getElementById("conn");
+  // Counters for the benchmark and for a glance in the page's dataset.
+  let handled = 0;
+  let busyMs = 0;
   const stop = stream(
     "/stream?types=position,event",
     (type, data) => {
+      const t0 = performance.now();
       if (type === "position" || (data && data.lat !== undefined && data.lon !== undefined)) {
         placeVehicle(data.vehicle || data.device, Number(data.lat), Number(data.lon), data);
         mapEl.dataset.vehicles = String(vehicles.size);
       } else {
         addAlert(data);
+      }
+      handled++;
+      busyMs += performance.now() - t0;
+      if ((handled & 63) === 0) {
+        mapEl.dataset.events = String(handled);
+        mapEl.dataset.busyMs = busyMs.toFixed(0);
       }
     },
     (s) => {

@@ -1,0 +1,44 @@
+// Benchmark of the live map in headless Chromium: first render with 500
+// vehicles and 5,000 bins, then whether the page keeps up with position
+// updates at about 10 per second per vehicle. Prints one line of figures.
+//   node bench/bench-map.mjs [--vehicles 500] [--bins 5000] [--seconds 30]
+
+import { parseArgs } from "node:util";
+import { launchBrowser, startStack } from "../test/stack.mjs";
+
+const { values } = parseArgs({ options: { vehicles: { type: "string", default: "500" }, bins: { type: "string", default: "5000" }, seconds: { type: "string", default: "30" } } });
+const vehicles = Number(values.vehicles);
+const bins = Number(values.bins);
+const seconds = Number(values.seconds);
+
+const stack = await startStack({ vehicles, bins, simulate: false });
+const browser = await launchBrowser();
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  // A first pass fills the latest positions: backfill an hour at high speed.
+  await stack.simulateFor({ start: "-70m", speedup: 600, seconds: 8 });
+  await page.goto(stack.base + "/");
+  await page.fill("#token", stack.token);
+  const t0 = Date.now();
+  await page.click("#signin-submit");
+  await page.waitForSelector("#live-map[data-ready='1']", { timeout: 60_000 });
+  const firstRender = Date.now() - t0;
+  const drawn = await page.evaluate(() => ({ v: Number(document.getElementById("live-map").dataset.vehicles), b: Number(document.getElementById("live-map").dataset.bins) }));
+  // Then live updates: the simulator catches up on the last minutes at a speed
+  // that gives each vehicle about ten fixes per second.
+  const before = await page.evaluate(() => ({ n: Number(document.getElementById("live-map").dataset.events || 0), busy: Number(document.getElementById("live-map").dataset.busyMs || 0) }));
+  const offered = await stack.simulateFor({ start: "-30m", speedup: 45, seconds, count: true });
+  await new Promise((r) => setTimeout(r, 2000));
+  const after = await page.evaluate(() => ({ n: Number(document.getElementById("live-map").dataset.events || 0), busy: Number(document.getElementById("live-map").dataset.busyMs || 0) }));
+  const handled = after.n - before.n;
+  const busy = after.busy - before.busy;
+  const perVehicle = handled / seconds / Math.max(1, drawn.v);
+  console.log(
+    `console map: first render ${firstRender} ms with ${drawn.v} vehicles and ${drawn.b} bins (target <= 2000 ms: ${firstRender <= 2000 ? "met" : "NOT met"}); ` +
+      `live: ${handled} position events in ${seconds} s (${perVehicle.toFixed(1)}/s per vehicle; simulator published ${offered} messages), ` +
+      `handlers busy ${((busy / (seconds * 1000)) * 100).toFixed(1)} % of the time (keeps up: ${busy < seconds * 1000 * 0.5 ? "yes" : "NO"})`,
+  );
+} finally {
+  await browser.close();
+  await stack.stop();
+}
