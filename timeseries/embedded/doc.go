@@ -5,7 +5,7 @@
 //
 //	validate ──▶ encode one record ──▶ append to wal-N.log ──▶ fsync ──▶ ack
 //	                                                    └──▶ memtable (readable at once)
-//	flush (every second, or at 100,000 points):
+//	flush (every 5 s, or at 100,000 points):
 //	memtable ──▶ one SQLite transaction: a block per device and hour ──▶ delete covered segments
 //
 // A restart, or a SIGKILL at any moment, loses nothing that Write

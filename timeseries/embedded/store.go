@@ -36,7 +36,7 @@ const maxBlockPoints = 1024
 
 // Defaults of Options.
 const (
-	DefaultFlushInterval = time.Second
+	DefaultFlushInterval = 5 * time.Second
 	DefaultFlushPoints   = 100_000
 )
 
@@ -56,7 +56,9 @@ type Options struct {
 	// discards them.
 	Logger *slog.Logger
 	// FlushInterval is how often acknowledged points move from the
-	// write-ahead log into the tables (default 1s).
+	// write-ahead log into the tables (default 5s). Longer intervals make
+	// fewer, larger blocks when devices report slowly; durability does not
+	// depend on it.
 	FlushInterval time.Duration
 	// FlushPoints starts a flush as soon as this many points wait (default
 	// 100,000). Writes wait when four times as many are pending, so memory
