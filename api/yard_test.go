@@ -370,14 +370,13 @@ func TestYardBadInput(t *testing.T) {
 	e.must(201, "yard", "POST", "/yard/shipments", map[string]any{"lots": []string{srt.Lots[0].ID}, "receiver": map[string]any{"name": "G", "site": "S", "permit": "P"},
 		"carrier": "C", "vehicle": "V", "rd_code": "R5"}, nil)
 	shipped := srt.Lots[0].ID
-	var third, rec3, srt3 yard.TransitionResult
+	var rec3, srt3 yard.TransitionResult
 	var tk3 yard.Ticket
 	e.must(201, "yard", "POST", "/yard/tickets", map[string]any{"yard": "y1", "vehicle": "truck-7", "gross_kg": 8300, "tare_kg": 8000, "reason": "x"}, &tk3)
 	e.must(201, "yard", "POST", "/yard/transitions", map[string]any{"kind": "receive", "ticket": tk3.ID, "customer": "c", "rd_code": "D15",
 		"outputs": []map[string]any{{"material": "glass", "ewc": "150107", "kg": 300}}}, &rec3)
 	e.must(201, "yard", "POST", "/yard/transitions", map[string]any{"kind": "sort", "inputs": []string{rec3.Lots[0].ID}, "rd_code": "D13",
 		"outputs": []map[string]any{{"kg": 300}}}, &srt3)
-	_ = third
 	sortedLot := srt3.Lots[0].ID
 
 	counts := func() string {
