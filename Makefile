@@ -7,6 +7,8 @@ BIN       := bin
 DATA_DIR  ?= ./data
 BENCH_DIR ?= ../shared/benchmarks/vrp
 FUZZTIME  ?= 10s
+REVLOOP_TEST_DIR ?= /tmp/revloop-test
+export REVLOOP_TEST_DIR
 
 .PHONY: all build build-bridge run test test-unit vet deps-check fuzz bench bench-ingest bench-route \
         bench-bridge bench-yard bench-auth bench-api services-start services-stop clean
@@ -51,7 +53,8 @@ bench: bench-ingest bench-route bench-bridge bench-yard bench-auth bench-api
 
 bench-ingest: build services-start
 	$(BIN)/revloop bench ingest --config embedded
-	. $(REVLOOP_TEST_DIR_ENV) ; $(BIN)/revloop bench ingest --config mosquitto-influx
+	. $(REVLOOP_TEST_DIR)/services.env; $(BIN)/revloop bench ingest --config mosquitto-influx \
+	  --mqtt-url "$$REVLOOP_TEST_MQTT_URL" --influx-url "$$REVLOOP_TEST_INFLUX_URL"
 
 bench-route: build
 	$(BIN)/revloop bench route --dir $(BENCH_DIR)
