@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,11 +142,18 @@ func (s *sensor) open() error {
 		var last time.Time
 		s.sample = func(ctx context.Context) error {
 			// The receiver paces the loop: Sense blocks until the next epoch.
-			for {
+			for silent := 0; ; {
 				var f nmea.Fix
 				if err := d.Sense(&f); err != nil {
+					// A read timeout is a quiet second on the line: retry
+					// for a while before calling the receiver failed.
+					if errors.Is(err, os.ErrDeadlineExceeded) && silent < 10 && ctx.Err() == nil {
+						silent++
+						continue
+					}
 					return err
 				}
+				silent = 0
 				if !f.Valid {
 					s.b.noFix.Add(1)
 					continue

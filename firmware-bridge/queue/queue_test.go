@@ -185,7 +185,7 @@ func TestOverflow(t *testing.T) {
 // TestDropOldestBoundsDisk checks that a long outage under DropOldest does not
 // grow the directory without bound.
 func TestDropOldestBoundsDisk(t *testing.T) {
-	q := open(t, Options{Dir: t.TempDir(), MaxRecords: 100, SegmentBytes: 1024})
+	q := open(t, Options{Dir: t.TempDir(), MaxRecords: 100, SegmentBytes: 1024, Sync: SyncNever})
 	appendN(t, q, 1, 5000)
 	s := q.Stats()
 	if s.Len != 100 || s.Dropped != 4900 {

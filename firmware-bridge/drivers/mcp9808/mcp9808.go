@@ -36,6 +36,9 @@ type Opts struct {
 	Resolution byte
 }
 
+// convTime is t_CONV by resolution (datasheet table 1-1).
+var convTime = [4]time.Duration{30 * time.Millisecond, 65 * time.Millisecond, 130 * time.Millisecond, 250 * time.Millisecond}
+
 // DefaultOpts are the recommended options.
 var DefaultOpts = Opts{Addr: 0x18, Resolution: 3}
 
@@ -52,6 +55,10 @@ type Dev struct {
 
 // New probes the MCP9808 at opts.Addr, sets its resolution and wakes it.
 func New(b i2c.Bus, opts *Opts) (*Dev, error) {
+	return newDev(b, opts, time.Sleep)
+}
+
+func newDev(b i2c.Bus, opts *Opts, sleep func(time.Duration)) (*Dev, error) {
 	o := DefaultOpts
 	if opts != nil {
 		o = *opts
@@ -62,7 +69,7 @@ func New(b i2c.Bus, opts *Opts) (*Dev, error) {
 	if o.Resolution > 3 {
 		return nil, fmt.Errorf("mcp9808: resolution %d out of 0..3", o.Resolution)
 	}
-	d := &Dev{d: &i2c.Dev{Bus: b, Addr: o.Addr}, opts: o, doSleep: time.Sleep}
+	d := &Dev{d: &i2c.Dev{Bus: b, Addr: o.Addr}, opts: o, doSleep: sleep}
 	m, err := d.read16(regManufID)
 	if err != nil {
 		return nil, fmt.Errorf("mcp9808: probe at 0x%02X: %w", o.Addr, err)
@@ -80,6 +87,9 @@ func New(b i2c.Bus, opts *Opts) (*Dev, error) {
 	if err := d.d.Tx([]byte{regConfig, 0x00, 0x00}, nil); err != nil {
 		return nil, fmt.Errorf("mcp9808: wake: %w", err)
 	}
+	// The first conversion after waking takes up to t_CONV (250 ms at
+	// 0.0625 °C); before it completes T_A holds a stale value.
+	d.doSleep(convTime[o.Resolution])
 	return d, nil
 }
 

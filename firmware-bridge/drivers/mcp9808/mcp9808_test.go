@@ -5,6 +5,7 @@ import (
 	"flag"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/bustest"
 )
@@ -40,9 +41,13 @@ func TestReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := tr.I2C()
-	d, err := New(b, nil)
+	var slept []time.Duration
+	d, err := newDev(b, nil, func(d time.Duration) { slept = append(slept, d) })
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	if len(slept) != 1 || slept[0] != 250*time.Millisecond {
+		t.Errorf("waits after wake = %v, want one 250 ms conversion", slept)
 	}
 	for _, want := range []float64{25.25, -0.25} {
 		var c float64
@@ -74,7 +79,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := New(bustest.Transcript{Ops: tc.ops}.I2C(), nil)
+			d, err := newDev(bustest.Transcript{Ops: tc.ops}.I2C(), nil, func(time.Duration) {})
 			if tc.sense {
 				if err != nil {
 					t.Fatalf("New: %v", err)
