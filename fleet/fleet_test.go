@@ -58,7 +58,7 @@ type testClock struct {
 	t  time.Time
 }
 
-func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *testClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 func newService(t *testing.T, db *store.DB, dir *fakeDir, ts *fakeSeries, clk *testClock) (*fleet.Service, *alerts.Service) {
