@@ -53,6 +53,14 @@ type Options struct {
 	// SyncWrites fsyncs the session store on every change (survives a power
 	// loss, not only a process crash).
 	SyncWrites bool
+	// BackpressureHigh is the number of messages in flight to subscribers
+	// above which publishers are held (until it falls below half of it);
+	// default 8192. Holding publishers keeps a slow ingest from reaching
+	// InflightMax, where the broker would drop messages.
+	BackpressureHigh int
+	// BackpressureWait is the longest one publication is held; default 10s,
+	// negative disables backpressure.
+	BackpressureWait time.Duration
 	// Hooks are added in order before the listeners start. When none of
 	// them handles authentication (OnConnectAuthenticate), AllowAll must be
 	// set, or New fails.
@@ -132,6 +140,18 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		})
 		if err != nil {
 			return nil, fmt.Errorf("broker: session store: %w", err)
+		}
+	}
+	if opts.BackpressureWait == 0 {
+		opts.BackpressureWait = 10 * time.Second
+	}
+	if opts.BackpressureWait > 0 {
+		if opts.BackpressureHigh <= 0 || opts.BackpressureHigh > opts.InflightMax {
+			opts.BackpressureHigh = min(8192, opts.InflightMax)
+		}
+		bp := &backpressure{srv: srv, high: int64(opts.BackpressureHigh), low: int64(opts.BackpressureHigh) / 2, maxWait: opts.BackpressureWait}
+		if err := srv.AddHook(bp, nil); err != nil {
+			return nil, fmt.Errorf("broker: backpressure hook: %w", err)
 		}
 	}
 	b := &Broker{log: log, srv: srv, done: make(chan struct{})}

@@ -1,0 +1,95 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+func startBroker(t *testing.T, opts Options) (*Broker, func()) {
+	t.Helper()
+	b, err := New(nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.Run(ctx); close(done) }()
+	return b, func() { cancel(); <-done }
+}
+
+func connect(t *testing.T, url, id string, clean bool) paho.Client {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(clean))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect %s: %v", id, tok.Error())
+	}
+	return c
+}
+
+func TestNewRequiresAuthOrAllowAll(t *testing.T) {
+	if _, err := New(nil, Options{Addr: "127.0.0.1:0"}); !errors.Is(err, ErrNoAuth) {
+		t.Fatalf("New without auth = %v, want ErrNoAuth", err)
+	}
+}
+
+// TestSessionsAndRetainedSurviveRestart checks that a retained message and a
+// persistent session's subscription are kept in the data directory.
+func TestSessionsAndRetainedSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	b, stop := startBroker(t, Options{Addr: "127.0.0.1:0", AllowAll: true, DataDir: dir})
+	url := b.URL()
+	sub := connect(t, url, "ingest-1", false)
+	if tok := sub.Subscribe("revloop/v1/+/gps", 1, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	sub.Disconnect(50)
+	pub := connect(t, url, "dev-1", true)
+	if tok := pub.Publish("revloop/v1/dev-1/status", 1, true, `{"online":true}`); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	pub.Disconnect(50)
+	stop()
+
+	b, stop = startBroker(t, Options{Addr: b.Addr(), AllowAll: true, DataDir: dir})
+	defer stop()
+	got := make(chan string, 4)
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("reader").
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(50)
+	c.Subscribe("revloop/v1/+/status", 1, nil)
+	select {
+	case p := <-got:
+		if p != `{"online":true}` {
+			t.Errorf("retained = %q", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("retained message lost across restart")
+	}
+	// The persistent session's subscription is still there: a publication
+	// made while it is away reaches it when it reconnects.
+	pub = connect(t, b.URL(), "dev-1", true)
+	pub.Publish("revloop/v1/dev-1/gps", 1, false, `{"x":1}`).WaitTimeout(5 * time.Second)
+	pub.Disconnect(50)
+	recv := make(chan string, 1)
+	sub = paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("ingest-1").SetCleanSession(false).
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { recv <- string(m.Payload()) }))
+	if tok := sub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer sub.Disconnect(50)
+	select {
+	case p := <-recv:
+		if p != `{"x":1}` {
+			t.Errorf("queued = %q", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("persistent session lost its subscription across restart")
+	}
+}
