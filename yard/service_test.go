@@ -520,3 +520,20 @@ func TestOptionsRegister(t *testing.T) {
 		t.Fatalf("options %+v", o)
 	}
 }
+
+func TestUnmatchedWeighing(t *testing.T) {
+	svc, c := newService(t)
+	configure(t, svc)
+	sim := yardtest.New("gate-1", "scale-1", 3)
+	sim.Weigh(day.Add(time.Minute), 9000) // a truck nobody saw at the gate
+	obs := NewObserver(svc, nil)
+	feed(t, obs, c, sim.Records(40), 1)
+	ctx := context.Background()
+	ws, err := svc.Weighings(ctx, WeighingFilter{})
+	if err != nil || len(ws) != 1 || ws[0].Status != WeighingUnmatched || ws[0].Ticket != "" {
+		t.Fatalf("weighings %+v %v", ws, err)
+	}
+	if n := mustCount(t, svc, "yard_tickets"); n != 0 {
+		t.Fatalf("%d tickets made from an unmatched weighing", n)
+	}
+}
