@@ -308,6 +308,9 @@ func TestEndToEndBrokerOutage(t *testing.T) {
 			t.Errorf("topic %s: readings arrived out of order", topic)
 		}
 	}
+	if n := len(col.status); n == 0 || col.status[n-1].Online {
+		t.Errorf("a clean stop must leave {\"online\":false} as the last status")
+	}
 	var st *Status
 	for i := range col.status {
 		if col.status[i].Online {
