@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -33,13 +34,18 @@ type broker struct {
 
 func startBroker(t testing.TB, addr string, onMsg func(topic string, payload []byte, retained bool)) *broker {
 	t.Helper()
+	return startBrokerTLS(t, addr, nil, onMsg)
+}
+
+func startBrokerTLS(t testing.TB, addr string, tc *tls.Config, onMsg func(topic string, payload []byte, retained bool)) *broker {
+	t.Helper()
 	srv := mochi.New(&mochi.Options{InlineClient: true, Logger: slog.New(slog.DiscardHandler)})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		t.Fatal(err)
 	}
 	var tcp *listeners.TCP
 	for try := 0; ; try++ {
-		tcp = listeners.NewTCP(listeners.Config{ID: "t", Address: addr})
+		tcp = listeners.NewTCP(listeners.Config{ID: "t", Address: addr, TLSConfig: tc})
 		err := srv.AddListener(tcp)
 		if err == nil {
 			break
