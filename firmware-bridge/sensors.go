@@ -222,7 +222,7 @@ func (s *sensor) open() error {
 				return err
 			}
 			f := revloop.FillReading{Device: c.DeviceID, Bin: c.Bin, Site: c.Site, Time: s.b.now(),
-				LevelPct: LevelPct(r.DistanceMm, c.DepthMm, c.FullMm), DistanceMm: r.DistanceMm, TempC: math.NaN()}
+				LevelPct: math.Round(LevelPct(r.DistanceMm, c.DepthMm, c.FullMm)*10) / 10, DistanceMm: r.DistanceMm, TempC: math.NaN()}
 			if s.tempOf != nil {
 				f.TempC = s.tempOf.temp()
 			}
