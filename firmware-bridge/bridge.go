@@ -273,6 +273,9 @@ func (b *Bridge) uplink(ctx context.Context) error {
 			continue
 		}
 		n, err := b.forward(ctx)
+		if err != nil && ctx.Err() != nil {
+			return nil // stopping: the window stays queued for the next start
+		}
 		if err != nil {
 			b.log.Warn("forwarding stopped; will resend from the oldest unacknowledged reading", "err", err)
 			b.q.Rewind()

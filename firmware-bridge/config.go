@@ -15,6 +15,10 @@ import (
 	"github.com/revloop/revloop/firmware-bridge/queue"
 )
 
+// PasswordEnv is the environment variable read for the MQTT password when
+// the config names no password_file.
+const PasswordEnv = "REVLOOP_BRIDGE_MQTT_PASSWORD"
+
 // ErrConfig marks an invalid configuration.
 var ErrConfig = errors.New("bridge: config")
 
@@ -41,8 +45,9 @@ type MQTTConfig struct {
 	// ClientID defaults to the device id; it must be stable and unique.
 	ClientID string `yaml:"client_id"`
 	Username string `yaml:"username"`
-	// PasswordFile holds the password (trailing newline ignored). The
-	// password itself never appears in the file or the logs.
+	// PasswordFile holds the password (trailing newline ignored); without it
+	// the password comes from $REVLOOP_BRIDGE_MQTT_PASSWORD. The password
+	// itself never appears in the config file or the logs.
 	PasswordFile string    `yaml:"password_file"`
 	TLS          TLSConfig `yaml:"tls"`
 	// KeepAlive default 30s.
@@ -149,6 +154,9 @@ func LoadConfig(path string) (*Config, error) {
 	c, err := ParseConfig(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if p, ok := os.LookupEnv(PasswordEnv); ok && c.MQTT.PasswordFile == "" {
+		c.MQTT.password = p
 	}
 	if c.MQTT.PasswordFile != "" {
 		p, err := os.ReadFile(c.MQTT.PasswordFile)
