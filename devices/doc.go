@@ -22,4 +22,17 @@
 // verdict. Changes made by another process on the same state store are seen
 // on the next CONNECT (the cache is keyed by the stored hash) and by
 // MQTTAuth.Run's periodic sweep of live sessions.
+//
+// Wiring in `revloop serve` (embedded broker with Options.InlineClient):
+//
+//	reg := devices.NewRegistry(db, log, devices.Options{})
+//	auth := devices.NewMQTTAuth(reg, devices.ServiceAccount{Username: "ingest", Secret: ingestPassword})
+//	auth.SetLogger(log)
+//	broker.AddHook(auth, nil)        // before broker.Serve
+//	go auth.Run(ctx, 30*time.Second) // catches changes made by other processes
+//	checker := devices.NewChecker(reg, 10*time.Second) // ingest DeviceChecker
+//	health := devices.NewHealth(reg, log, devices.HealthOptions{})
+//	health.Load(ctx)
+//	go health.Run(ctx)                          // ingest Observer
+//	downlink := devices.NewDownlink(reg, broker) // (*mqtt.Server).Publish is a Publisher
 package devices
