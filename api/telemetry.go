@@ -33,8 +33,9 @@ type HealthCheck struct {
 	Check func(ctx context.Context) error
 }
 
-// TelemetryDeps are the services the telemetry area needs. /healthz is
-// always served; /metrics when Metrics is set; the position routes when
+// TelemetryDeps are the services the telemetry area needs. /healthz and
+// /metrics are always served (the latter answers 503 without Metrics); the
+// position routes when
 // Positions is set; the dead-letter route when DeadLetters is set.
 type TelemetryDeps struct {
 	Positions   PositionReader
@@ -128,9 +129,13 @@ func (s *Server) mountTelemetry(root *gin.Engine, v1 *gin.RouterGroup) {
 		}
 		c.JSON(code, gin.H{"status": status, "components": comps})
 	})
-	if d.Metrics != nil {
-		root.GET("/metrics", gin.WrapH(d.Metrics))
-	}
+	root.GET("/metrics", func(c *gin.Context) {
+		if d.Metrics == nil {
+			problem(c, http.StatusServiceUnavailable, "unavailable", "metrics are not configured", "")
+			return
+		}
+		d.Metrics.ServeHTTP(c.Writer, c.Request)
+	})
 	read := s.require(RoleDispatcher, RoleAuditor, RoleYard)
 	if d.Positions != nil {
 		v1.GET("/devices/:id/positions", read, func(c *gin.Context) {
@@ -233,7 +238,7 @@ func (s *Server) mountTelemetry(root *gin.Engine, v1 *gin.RouterGroup) {
 			page := deadLetterPage{Items: make([]deadLetterJSON, 0, len(dls))}
 			for _, dl := range dls {
 				j := deadLetterJSON{DeadLetter: dl}
-				if utf8Valid(dl.Payload) {
+				if utf8.Valid(dl.Payload) {
 					t := string(dl.Payload)
 					j.PayloadText = &t
 				}
@@ -243,5 +248,3 @@ func (s *Server) mountTelemetry(root *gin.Engine, v1 *gin.RouterGroup) {
 		})
 	}
 }
-
-func utf8Valid(b []byte) bool { return utf8.Valid(b) }

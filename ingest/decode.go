@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"strings"
 	"time"
@@ -120,7 +121,8 @@ func isSenML(raw []byte) bool {
 	return senml
 }
 
-var errStop = malformed("stop")
+// errStop ends an iteration early; it never leaves the package.
+var errStop = errors.New("stop")
 
 // checkDevice compares a device named in a payload with the topic's.
 func checkDevice(topicDev revloop.DeviceID, raw []byte) error {

@@ -46,12 +46,11 @@ func decodeSenML(dev revloop.DeviceID, raw []byte) ([]senmlGroup, error) {
 			return malformed("SenML pack has more than %d records", maxSenMLRecords)
 		}
 		var (
-			name       string
-			t          float64
-			val        senmlValue
-			hasV       bool
-			hasName    bool
-			recordBase = false
+			name    string
+			t       float64
+			val     senmlValue
+			hasV    bool
+			hasName bool
 		)
 		if len(el) == 0 || el[0] != '{' {
 			return malformed("SenML record %d is not an object", n-1)
@@ -61,7 +60,6 @@ func decodeSenML(dev revloop.DeviceID, raw []byte) ([]senmlGroup, error) {
 			switch key {
 			case "bn":
 				bn, err = jsonString(v)
-				recordBase = true
 			case "bt":
 				bt, err = jsonFloat(v)
 			case "n":
@@ -89,7 +87,6 @@ func decodeSenML(dev revloop.DeviceID, raw []byte) ([]senmlGroup, error) {
 		if err != nil {
 			return err
 		}
-		_ = recordBase
 		if !hasV {
 			if !hasName {
 				return nil // a record that only sets base values
@@ -134,7 +131,8 @@ func decodeSenML(dev revloop.DeviceID, raw []byte) ([]senmlGroup, error) {
 	return groups, nil
 }
 
-// lwm2mField maps an LwM2M resource path to a fill field; see DecodeFill.
+// lwm2mPath splits an LwM2M resource path /<object>/<instance>/<resource>
+// into object and resource; see DecodeFill for the ones revloop reads.
 func lwm2mPath(name string) (obj, res string, ok bool) {
 	if !strings.HasPrefix(name, "/") {
 		return "", "", false
