@@ -124,7 +124,8 @@ func (s *Service) Refresh(ctx context.Context) error {
 func (s *Service) Location() *time.Location { return s.cfg.Location }
 
 // Run replays recent history into the fence engine, then reloads the
-// registry every Refresh and polls device health events until ctx ends.
+// registry every Refresh, recomputes stale forecasts every minute and polls
+// device health events until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	if s.cfg.Warmup > 0 {
 		if err := s.Fences.Warm(ctx, s.cfg.Positions, s.cfg.Now().Add(-s.cfg.Warmup), time.Minute); err != nil && ctx.Err() == nil {
@@ -133,6 +134,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	refresh := time.NewTicker(s.cfg.Refresh)
 	defer refresh.Stop()
+	// Forecasts made stale by new readings are recomputed in the
+	// background, so that requests find them cached.
+	recompute := time.NewTicker(time.Minute)
+	defer recompute.Stop()
 	poll := time.NewTicker(s.Monitor.opts.OfflinePoll)
 	defer poll.Stop()
 	for {
@@ -142,6 +147,10 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-refresh.C:
 			if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("fleet: refresh", "err", err)
+			}
+		case <-recompute.C:
+			if _, err := s.Forecasts.Due(ctx, "", 0); err != nil && ctx.Err() == nil {
+				s.log.Warn("fleet: forecasts", "err", err)
 			}
 		case <-poll.C:
 			if _, err := s.Monitor.PollOffline(ctx); err != nil && ctx.Err() == nil {

@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"sync"
@@ -257,4 +258,51 @@ func TestSiteHours(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkForecastsDue lists the due bins of 1,000 bins with two weeks of
+// hourly readings each: "cold" recomputes every forecast, "cached" serves
+// them from the per-bin cache.
+func BenchmarkForecastsDue(b *testing.B) {
+	start := time.Date(2026, 2, 2, 0, 0, 0, 0, time.UTC)
+	dir := &fakeDir{}
+	ts := &fakeSeries{fills: map[revloop.DeviceID][]revloop.FillReading{}}
+	for i := 0; i < 1000; i++ {
+		dev := revloop.DeviceID(fmt.Sprintf("fill-%04d", i))
+		rate := 0.3 + float64(i%10)*0.1
+		for h := 0; h < 14*24; h++ {
+			lvl := math.Mod(float64(h)*rate, 90)
+			ts.fills[dev] = append(ts.fills[dev], revloop.FillReading{Device: dev, Time: start.Add(time.Duration(h) * time.Hour), LevelPct: lvl})
+		}
+		dir.bins = append(dir.bins, dispatch.Bin{ID: fmt.Sprintf("bin-%04d", i), SiteID: "s", Material: "paper", VolumeL: 2500,
+			FillSensorDeviceID: string(dev), ThresholdPct: 80})
+	}
+	clk := &testClock{t: start.Add(14 * 24 * time.Hour)}
+	db := storetest.Migrated(b, storetest.SQLite)
+	al := alerts.New(db, nil, nil)
+	svc, err := fleet.New(context.Background(), fleet.Config{DB: db, Directory: dir, Positions: ts, Fills: ts, Alerts: al, Now: clk.now,
+		Forecast: fleet.ForecastOptions{TTL: time.Hour}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			var recs []ingest.Record
+			for dev := range ts.fills {
+				recs = append(recs, ingest.Record{Device: dev, Fills: []revloop.FillReading{{}}})
+			}
+			svc.Forecasts.Observe(ctx, recs) // every forecast stale
+			if _, err := svc.Forecasts.Due(ctx, "", 48*time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := svc.Forecasts.Due(ctx, "", 48*time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
