@@ -345,6 +345,7 @@ func benchHealth(ctx context.Context, e *env, args []string) error {
 	}
 	recs := make([]ingest.Record, *batch)
 	var observe, flush time.Duration
+	cpu0 := processCPU()
 	flushes := 0
 	for done := 0; done < *records; {
 		m := min(*batch, *records-done)
@@ -368,6 +369,7 @@ func benchHealth(ctx context.Context, e *env, args []string) error {
 			flushes++
 		}
 	}
+	cpu := processCPU() - cpu0
 	per := float64(observe.Nanoseconds()) / float64(*records)
 	perFlush := float64(flush.Nanoseconds()) / float64(*records)
 	budget := 1e9 / *rate
@@ -376,5 +378,9 @@ func benchHealth(ctx context.Context, e *env, args []string) error {
 		flushes, *n, flush.Round(time.Millisecond), perFlush)
 	fmt.Fprintf(e.stdout, "overhead at %.0f records/s (budget %.0f ns/record): observe %.2f%%, observe+flush %.2f%%\n",
 		*rate, budget, 100*per/budget, 100*(per+perFlush)/budget)
+	if cpu0 >= 0 && cpu > 0 {
+		fmt.Fprintf(e.stdout, "process CPU (observe, flush, record building, GC): %s = %.0f ns/record\n",
+			cpu.Round(time.Millisecond), float64(cpu.Nanoseconds())/float64(*records))
+	}
 	return nil
 }
