@@ -6,8 +6,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/revloop/revloop"
 	"github.com/revloop/revloop/dispatch"
+	"github.com/revloop/revloop/geo"
 )
 
 // Directory is what fleet reads of the dispatcher's registry
@@ -31,6 +34,7 @@ type catalog struct {
 	sites     map[string]dispatch.Site              // by id
 	bins      map[string]dispatch.Bin               // by id
 	bySensor  map[revloop.DeviceID]dispatch.Bin     // by fill sensor device
+	fenceIx   *geo.Index                            // the sites' geofences
 	loaded    time.Time
 }
 
@@ -84,8 +88,13 @@ func (c *catalog) refresh(ctx context.Context) error {
 		}
 	}
 	sm := make(map[string]dispatch.Site, len(sites))
+	ix := geo.NewIndex(0)
 	for _, s := range sites {
 		sm[s.ID] = s
+		if f, err := geo.ParseFence(s.Geofence, s.ID); err == nil {
+			f.ID = s.ID
+			ix.Add(f)
+		}
 	}
 	bm, bs := make(map[string]dispatch.Bin, len(bins)), make(map[revloop.DeviceID]dispatch.Bin, len(bins))
 	for _, b := range bins {
@@ -95,7 +104,7 @@ func (c *catalog) refresh(ctx context.Context) error {
 		}
 	}
 	c.mu.Lock()
-	c.vehicles, c.byTracker, c.sites, c.bins, c.bySensor, c.loaded = vm, tm, sm, bm, bs, time.Now()
+	c.vehicles, c.byTracker, c.sites, c.bins, c.bySensor, c.fenceIx, c.loaded = vm, tm, sm, bm, bs, ix, time.Now()
 	c.mu.Unlock()
 	return nil
 }
@@ -139,6 +148,23 @@ func (c *catalog) allSites() map[string]dispatch.Site {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.sites
+}
+
+// siteAt names the site whose geofence holds p (the first by id), or "".
+func (c *catalog) siteAt(p orb.Point) string {
+	c.mu.RLock()
+	ix := c.fenceIx
+	c.mu.RUnlock()
+	if ix == nil {
+		return ""
+	}
+	best := ""
+	for _, f := range ix.Containing(p, nil) {
+		if best == "" || f.ID < best {
+			best = f.ID
+		}
+	}
+	return best
 }
 
 func (c *catalog) binOf(dev revloop.DeviceID) (dispatch.Bin, bool) {

@@ -15,9 +15,9 @@
 // no longer hold, and the engine's deterministic ids make storage
 // idempotent. Vehicles are named by the dispatch vehicle whose
 // tracker_device_id is the reporting device, or by the device id. After a
-// restart the engine replays Config.Warmup of stored fixes; events whose
-// visit began within a minute of the replay's start are dropped, since the
-// replay cannot know when such a visit really began.
+// restart the engine replays Config.Warmup of stored fixes; a visit already
+// in progress at the replay's start is an artefact of the cut: its enter
+// and dwell are dropped and its exit does not replace the stored one.
 //
 // Sites may have opening hours (SiteHours, table fleet_site_hours): a
 // vehicle entering a site while it is closed raises an outside_hours alert.

@@ -74,14 +74,41 @@ type Fences struct {
 	mu      sync.Mutex
 	engine  *geo.FenceEngine
 	fences  map[string]time.Time // site id -> Updated of the loaded fence
-	pending []geo.Event          // derived but not yet stored
+	pending []pendingEvent       // derived but not yet stored
+	// artefacts are the visits a warm-up found in progress (vehicle and
+	// fence -> the replay's enter time): their enter and dwell are not
+	// stored, and their exit does not replace a stored one.
+	artefacts map[string]time.Time
 }
 
 var _ ingest.Observer = (*Fences)(nil)
 
 func newFences(log *slog.Logger, db *store.DB, cat *catalog, al *alerts.Service, pub Publisher, opts geo.EngineOptions) *Fences {
 	return &Fences{log: log, db: db, cat: cat, hours: &hoursStore{db: db}, alerts: al, pub: pub, now: time.Now,
-		engine: geo.NewFenceEngine(nil, opts), fences: map[string]time.Time{}}
+		engine: geo.NewFenceEngine(nil, opts), fences: map[string]time.Time{}, artefacts: map[string]time.Time{}}
+}
+
+// pendingEvent is an event to store; weak ones never replace a stored
+// event with the same id.
+type pendingEvent struct {
+	geo.Event
+	weak bool
+}
+
+// add queues events, filtering those of warm-up artefacts.
+func (f *Fences) add(evs []geo.Event) {
+	for _, ev := range evs {
+		k := ev.Vehicle + "\x00" + ev.Fence
+		since, art := f.artefacts[k]
+		art = art && (ev.Kind != geo.EventEnter && ev.Since.Equal(since) || ev.Kind == geo.EventEnter && ev.Time.Equal(since))
+		switch {
+		case !art:
+			f.pending = append(f.pending, pendingEvent{Event: ev})
+		case ev.Kind == geo.EventExit && !ev.Retracted:
+			f.pending = append(f.pending, pendingEvent{Event: ev, weak: true})
+			delete(f.artefacts, k)
+		}
+	}
 }
 
 // syncFences brings the engine's fences in line with the catalog's sites:
@@ -125,7 +152,7 @@ func (f *Fences) syncFences() []geo.Event {
 func (f *Fences) Sync(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.pending = append(f.pending, f.syncFences()...)
+	f.add(f.syncFences())
 	return f.flushLocked(ctx)
 }
 
@@ -139,16 +166,17 @@ func (f *Fences) Observe(ctx context.Context, records []ingest.Record) error {
 	for i := range records {
 		for _, p := range records[i].Positions {
 			v := f.cat.vehicleOf(p.Device)
-			f.pending = append(f.pending, f.engine.Observe(v, p.Time, orb.Point{p.Lon, p.Lat})...)
+			f.add(f.engine.Observe(v, p.Time, orb.Point{p.Lon, p.Lat}))
 		}
 	}
 	return f.flushLocked(ctx)
 }
 
 // Warm replays each tracker's fixes from since to now, so that a restarted
-// process knows where vehicles are. Events the replay derives within skip
-// after a vehicle's first replayed fix are artefacts of the cut (a vehicle
-// already inside "enters") and are not stored.
+// process knows where vehicles are. A visit the replay finds in progress
+// (an enter within skip of the vehicle's first replayed fix) is an artefact
+// of the cut: its enter and dwell are not stored, and its exit does not
+// replace one stored before.
 func (f *Fences) Warm(ctx context.Context, pos PositionReader, since time.Time, skip time.Duration) error {
 	now := f.now()
 	for _, v := range f.cat.allVehicles() {
@@ -165,15 +193,13 @@ func (f *Fences) Warm(ctx context.Context, pos PositionReader, since time.Time, 
 		first := ps[0].Time
 		f.mu.Lock()
 		for _, p := range ps {
-			for _, ev := range f.engine.Observe(v.ID, p.Time, orb.Point{p.Lon, p.Lat}) {
-				entered := ev.Time
-				if ev.Kind == geo.EventDwell {
-					entered = ev.Since
-				}
-				if ev.Kind == geo.EventExit || ev.Retracted || entered.Sub(first) > skip {
-					f.pending = append(f.pending, ev)
+			evs := f.engine.Observe(v.ID, p.Time, orb.Point{p.Lon, p.Lat})
+			for _, ev := range evs {
+				if ev.Kind == geo.EventEnter && !ev.Retracted && ev.Time.Sub(first) <= skip {
+					f.artefacts[ev.Vehicle+"\x00"+ev.Fence] = ev.Time
 				}
 			}
+			f.add(evs)
 		}
 		err = f.flushLocked(ctx)
 		f.mu.Unlock()
@@ -205,9 +231,12 @@ func (f *Fences) flushLocked(ctx context.Context) error {
 			if ev.Kind == geo.EventExit {
 				dur = ev.Duration.Seconds()
 			}
+			conflict := `ON CONFLICT (id) DO UPDATE SET since_ms = excluded.since_ms, duration_s = excluded.duration_s, lon = excluded.lon, lat = excluded.lat`
+			if ev.weak {
+				conflict = `ON CONFLICT (id) DO NOTHING`
+			}
 			if _, err := tx.Exec(ctx, `INSERT INTO fleet_events (id, kind, vehicle, site_id, customer_id, at_ms, since_ms, duration_s, lon, lat, recorded_ms)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET since_ms = excluded.since_ms,
-				duration_s = excluded.duration_s, lon = excluded.lon, lat = excluded.lat`,
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) `+conflict,
 				ev.ID, string(ev.Kind), ev.Vehicle, ev.Fence, site.CustomerID, store.Millis(ev.Time), store.Millis(ev.Since),
 				dur, ev.Point.X(), ev.Point.Y(), now); err != nil {
 				return fmt.Errorf("store event %s: %w", ev.ID, err)
@@ -253,7 +282,7 @@ func (f *Fences) flushLocked(ctx context.Context) error {
 				Type string `json:"type"`
 				Event
 				Retracted bool `json:"retracted,omitempty"`
-			}{"fence", toEvent(ev, site.CustomerID), ev.Retracted})
+			}{"fence", toEvent(ev.Event, site.CustomerID), ev.Retracted})
 		}
 	}
 	return nil

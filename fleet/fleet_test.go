@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/paulmach/orb"
 
 	"github.com/revloop/revloop"
 	"github.com/revloop/revloop/alerts"
 	"github.com/revloop/revloop/dispatch"
 	"github.com/revloop/revloop/fleet"
+	"github.com/revloop/revloop/geo"
 	"github.com/revloop/revloop/ingest"
 	"github.com/revloop/revloop/sim"
 	"github.com/revloop/revloop/store"
@@ -39,6 +43,7 @@ func (d *fakeDir) ListBins(context.Context, dispatch.Scope, dispatch.BinFilter, 
 type fakeSeries struct {
 	mu    sync.Mutex
 	fills map[revloop.DeviceID][]revloop.FillReading // sorted by time
+	fixes map[revloop.DeviceID][]revloop.Position    // sorted by time
 }
 
 func (s *fakeSeries) FillHistory(_ context.Context, dev revloop.DeviceID, from, to time.Time) ([]revloop.FillReading, error) {
@@ -50,8 +55,16 @@ func (s *fakeSeries) FillHistory(_ context.Context, dev revloop.DeviceID, from, 
 	return append([]revloop.FillReading(nil), rs[i:j]...), nil
 }
 
-func (s *fakeSeries) Positions(context.Context, revloop.DeviceID, time.Time, time.Time) ([]revloop.Position, error) {
-	return nil, nil
+func (s *fakeSeries) Positions(_ context.Context, dev revloop.DeviceID, from, to time.Time) ([]revloop.Position, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []revloop.Position
+	for _, p := range s.fixes[dev] {
+		if !p.Time.Before(from) && p.Time.Before(to) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 type testClock struct {
@@ -305,4 +318,82 @@ func BenchmarkForecastsDue(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestFencesRestart stops the fence engine in the middle of a vehicle's
+// day and starts a new one over the same store, warmed from the stored
+// fixes: the events are those of an uninterrupted run, none twice, whether
+// the warm-up window begins outside or inside a site.
+func TestFencesRestart(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	centre := orb.Point{3.72, 51.05}
+	site := dispatch.Site{ID: "dp-1", CustomerID: "c1",
+		Geofence: json.RawMessage(`{"type":"Feature","geometry":{"type":"Point","coordinates":[3.72,51.05]},"properties":{"radius_m":50}}`)}
+	dir := &fakeDir{sites: []dispatch.Site{site}, vehicles: []dispatch.Vehicle{{ID: "veh-1", TrackerDeviceID: "trk-1"}}}
+	// Two visits of 15 min, 30 min apart; a fix every 10 s.
+	var fixes []revloop.Position
+	for i := 0; i < 6*60*2; i++ {
+		m := i / 6 // minute
+		d := 1000.0
+		if (m >= 10 && m < 25) || (m >= 55 && m < 70) {
+			d = 5
+		}
+		p := geo.Destination(centre, 90, d)
+		fixes = append(fixes, revloop.Position{Device: "trk-1", Time: t0.Add(time.Duration(i) * 10 * time.Second), Lon: p[0], Lat: p[1]})
+	}
+	ctx := context.Background()
+	eventsOf := func(db *store.DB) []string {
+		t.Helper()
+		svc, _ := newService(t, db, dir, &fakeSeries{}, &testClock{t: t0})
+		evs, err := svc.Fences.ListEvents(ctx, fleet.EventFilter{}, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range evs {
+			out = append(out, e.Kind+"@"+e.Time.Format("15:04:05")+"#"+e.ID[:8])
+		}
+		return out
+	}
+	feed := func(svc *fleet.Service, ps []revloop.Position) {
+		t.Helper()
+		for i := 0; i < len(ps); i += 30 {
+			if err := svc.Fences.Observe(ctx, []ingest.Record{{Device: "trk-1", Channel: revloop.ChannelGPS, Positions: ps[i:min(i+30, len(ps))]}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	refDB := storetest.Migrated(t, storetest.SQLite)
+	ref, _ := newService(t, refDB, dir, &fakeSeries{}, &testClock{t: t0})
+	feed(ref, fixes)
+	want := eventsOf(refDB)
+	if len(want) != 6 {
+		t.Fatalf("uninterrupted run: %v, want 6 events", want)
+	}
+	cases := []struct {
+		name          string
+		stopAt, since int // fix index where the first engine stops; warm-up from fix index
+	}{
+		{"warm-up begins outside", 6 * 40, 6 * 5},
+		{"warm-up begins inside a visit", 6 * 62, 6 * 57},
+		{"stopped inside, warm-up from before the visit", 6 * 62, 6 * 45},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			db := storetest.Migrated(t, storetest.SQLite)
+			clk := &testClock{t: t0}
+			first, _ := newService(t, db, dir, &fakeSeries{}, clk)
+			feed(first, fixes[:c.stopAt])
+			series := &fakeSeries{fixes: map[revloop.DeviceID][]revloop.Position{"trk-1": fixes[:c.stopAt]}}
+			clk.set(fixes[c.stopAt-1].Time)
+			second, _ := newService(t, db, dir, series, clk)
+			if err := second.Fences.Warm(ctx, series, fixes[c.since].Time, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			feed(second, fixes[c.stopAt:])
+			if got := eventsOf(db); strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("events\n got %v\nwant %v", got, want)
+			}
+		})
+	}
 }

@@ -7,10 +7,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/paulmach/orb"
-
 	"github.com/revloop/revloop"
-	"github.com/revloop/revloop/dispatch"
 	"github.com/revloop/revloop/geo"
 	"github.com/revloop/revloop/store"
 )
@@ -158,11 +155,10 @@ func (t *Trips) Day(ctx context.Context, vehicleID string, date time.Time, o geo
 		}
 		out.Trips = append(out.Trips, tj)
 	}
-	ix := siteIndex(t.cat.allSites())
 	for _, s := range stops {
 		sj := StopJSON{Start: s.Start, End: s.End, DurationS: s.Duration().Seconds(), Point: [2]float64{s.Point.X(), s.Point.Y()},
 			EngineOnS: s.EngineOnTime.Seconds(), Fixes: s.Fixes, IgnitionOff: s.EngineOnTime < s.Duration()/2}
-		sj.SiteID = siteAt(ix, s.Point)
+		sj.SiteID = t.cat.siteAt(s.Point)
 		out.Stops = append(out.Stops, sj)
 	}
 	for _, d := range geo.Summarize(v.ID, trips, stops, t.loc) {
@@ -173,31 +169,6 @@ func (t *Trips) Day(ctx context.Context, vehicleID string, date time.Time, o geo
 			IdleS: d.IdleTime.Seconds(), StopS: d.StopTime.Seconds(), MaxSpeedKmh: d.MaxSpeedKmh}
 	}
 	return out, nil
-}
-
-// siteIndex indexes the sites' geofences.
-func siteIndex(sites map[string]dispatch.Site) *geo.Index {
-	ix := geo.NewIndex(0)
-	for id, st := range sites {
-		if f, err := geo.ParseFence(st.Geofence, id); err == nil {
-			f.ID = id
-			ix.Add(f)
-		}
-	}
-	return ix
-}
-
-// siteAt names the site whose geofence holds p (the first by id).
-func siteAt(ix *geo.Index, p orb.Point) string {
-	fs := ix.Containing(p, nil)
-	if len(fs) == 0 {
-		return ""
-	}
-	best := fs[0].ID
-	for _, f := range fs[1:] {
-		best = min(best, f.ID)
-	}
-	return best
 }
 
 // Report summarises every vehicle's trips per local day from the day of
