@@ -3,6 +3,7 @@ package alerts_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -264,4 +265,58 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("metric %s not found", name)
 	return 0
+}
+
+// TestDeliverersShareOutbox runs several deliverers over one outbox at
+// once (replicas): each alert is delivered exactly once.
+func TestDeliverersShareOutbox(t *testing.T) {
+	for name, open := range openDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			db := storetest.Migrated(t, open)
+			ctx := context.Background()
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			clk := &clock{t: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)}
+			rc := &receiver{t: t}
+			srv := httptest.NewServer(rc)
+			defer srv.Close()
+			svc := alerts.New(db, nil, nil).WithClock(clk.now)
+			wh, err := svc.CreateWebhook(ctx, alerts.Webhook{URL: srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc.secret = wh.Secret
+			const n = 30
+			for i := 0; i < n; i++ {
+				if _, err := svc.RaiseNow(ctx, alerts.Alert{Kind: alerts.KindTilt, Subject: fmt.Sprintf("bin-%d", i), Time: clk.now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var wg sync.WaitGroup
+			for w := 0; w < 3; w++ {
+				d := alerts.NewDeliverer(log, db, nil, alerts.DeliverOptions{Now: clk.now, Batch: 8})
+				wg.Go(func() {
+					for i := 0; i < 6; i++ {
+						if _, err := d.DeliverDue(ctx); err != nil {
+							t.Error(err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			rc.mu.Lock()
+			defer rc.mu.Unlock()
+			seen := map[string]int{}
+			for _, p := range rc.got {
+				seen[p.Alert.ID]++
+			}
+			if len(seen) != n {
+				t.Errorf("%d alerts delivered, want %d", len(seen), n)
+			}
+			for id, c := range seen {
+				if c != 1 {
+					t.Errorf("alert %s delivered %d times", id, c)
+				}
+			}
+		})
+	}
 }
