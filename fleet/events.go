@@ -224,6 +224,13 @@ func (f *Fences) flushLocked(ctx context.Context) error {
 				if _, err := tx.Exec(ctx, `DELETE FROM fleet_events WHERE id = ?`, ev.ID); err != nil {
 					return fmt.Errorf("retract event %s: %w", ev.ID, err)
 				}
+				if ev.Kind == geo.EventEnter && f.alerts != nil {
+					// The visit did not happen as reported: its alert, if
+					// any, is resolved.
+					if _, err := f.alerts.Resolve(ctx, tx, alerts.KindOutsideHours+":"+ev.ID, f.now()); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			site, _ := f.cat.site(ev.Fence)
