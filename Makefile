@@ -60,7 +60,8 @@ bench-route: build
 	$(BIN)/revloop bench route --dir $(BENCH_DIR)
 
 bench-bridge:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./firmware-bridge/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./firmware-bridge/
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./firmware-bridge/queue/
 
 bench-yard: build
 	$(BIN)/revloop bench yard
