@@ -147,7 +147,14 @@ func (m *Monitor) reading(ctx context.Context, r revloop.FillReading) error {
 	if !r.Time.After(st.last) {
 		return nil // late or repeated: the newer reading decided already
 	}
+	if err := m.check(ctx, st, r); err != nil {
+		return err // st.last unchanged: the redelivered reading is checked again
+	}
 	st.last = r.Time
+	return nil
+}
+
+func (m *Monitor) check(ctx context.Context, st *sensorState, r revloop.FillReading) error {
 	subject, site, customer, threshold := string(r.Device), r.Site, "", 80.0
 	if b, ok := m.cat.binOf(r.Device); ok {
 		subject, site, customer = b.ID, b.SiteID, b.CustomerID
