@@ -68,7 +68,7 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 	set.StringVar(&f.influxBucket, "influx-bucket", "", "bucket (db/rp for 1.8); empty creates a scratch database on InfluxDB 1.8 and drops it afterwards")
 	set.StringVar(&f.bin, "bin", "", "revloop binary to run as the child (default: this executable)")
 	set.Int64Var(&f.seed, "seed", 1, "seed of the simulated mix")
-	set.StringVar(&f.childArgs, "child-args", "", "extra flags for the child, space-separated (e.g. --ingest-batch-points=10000)")
+	set.StringVar(&f.childArgs, "child-args", "--memory-limit-mb=160", "extra flags for the child, space-separated (e.g. --ingest-batch-points=10000)")
 	if err := set.Parse(args); err != nil {
 		return err
 	}
@@ -104,6 +104,7 @@ type ingestBenchResult struct {
 	rate       float64
 	publishPer float64
 	cpu        time.Duration // user+system CPU of the child
+	childArgs  string
 }
 
 func (r ingestBenchResult) String() string {
@@ -111,8 +112,8 @@ func (r ingestBenchResult) String() string {
 	if r.rate > 0 {
 		rate = fmt.Sprintf("%.0f/s", r.rate)
 	}
-	return fmt.Sprintf("ingest config=%s n=%d rate=%s msgs/s=%.0f publish_msgs/s=%.0f p50=%s p99=%s peak_rss_mb=%.1f child_cpu_us/msg=%.1f dead_lettered=%d",
-		r.config, r.n, rate, float64(r.n)/r.elapsed.Seconds(), r.publishPer,
+	return fmt.Sprintf("ingest config=%s child_args=%q n=%d rate=%s msgs/s=%.0f publish_msgs/s=%.0f p50=%s p99=%s peak_rss_mb=%.1f child_cpu_us/msg=%.1f dead_lettered=%d",
+		r.config, r.childArgs, r.n, rate, float64(r.n)/r.elapsed.Seconds(), r.publishPer,
 		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), float64(r.rssKB)/1024,
 		float64(r.cpu.Microseconds())/float64(r.n), r.rejected)
 }
@@ -250,7 +251,7 @@ func influxQL(base, q string) error {
 }
 
 func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string, msgs []sim.Message) (ingestBenchResult, error) {
-	res := ingestBenchResult{config: cfg, n: len(msgs), rate: f.rate}
+	res := ingestBenchResult{config: cfg, n: len(msgs), rate: f.rate, childArgs: f.childArgs}
 	clientID := fmt.Sprintf("revloop-bench-ingest-%d-%d", os.Getpid(), time.Now().UnixNano())
 	var args []string
 	wantMQTT := false

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"sync"
@@ -61,6 +62,8 @@ type appConfig struct {
 	decodeWorkers int
 	queueLen      int
 	drainTimeout  time.Duration
+	gcPercent     int
+	memLimitMB    int
 
 	compliance complianceFlags // serve only
 	routing    routingFlags    // serve only
@@ -93,6 +96,8 @@ func (c *appConfig) register(s *config.Set, r role) {
 	s.Int(&c.decodeWorkers, "ingest-decoders", 0, "decoding goroutines (0: one per CPU)")
 	s.Int(&c.queueLen, "ingest-queue", 1024, "capacity of each queue between ingest stages")
 	s.Duration(&c.drainTimeout, "ingest-drain-timeout", 15*time.Second, "how long shutdown keeps flushing received messages")
+	s.Int(&c.gcPercent, "gc-percent", 200, "Go garbage collector target (GOGC), unless GOGC is set; higher trades memory for CPU")
+	s.Int(&c.memLimitMB, "memory-limit-mb", 0, "soft memory limit in MiB (GOMEMLIMIT), unless GOMEMLIMIT is set; 0 for none")
 	if r == roleServe {
 		c.compliance.register(s)
 		c.routing.register(s)
@@ -386,6 +391,12 @@ func runApp(ctx context.Context, e *env, args []string, r role) error {
 		settings = append(settings, k, desc[k])
 	}
 	e.log.Info("revloop "+string(r)+" starting", settings...)
+	if _, set := os.LookupEnv("GOGC"); !set && cfg.gcPercent != 0 {
+		debug.SetGCPercent(cfg.gcPercent)
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.memLimitMB > 0 {
+		debug.SetMemoryLimit(int64(cfg.memLimitMB) << 20)
+	}
 	if path := os.Getenv("REVLOOP_CPU_PROFILE"); path != "" {
 		stop, err := startCPUProfile(path)
 		if err != nil {
