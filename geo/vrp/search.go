@@ -525,7 +525,7 @@ func (w *worker) anneal(ctx context.Context, opt Options, start time.Time, limit
 		return best
 	}
 	// temperatures relative to the typical edge cost (tuned on X instances)
-	t0, tf := 10*e.scale, 0.1*e.scale
+	t0, tf := 20*e.scale, 0.1*e.scale
 	cbar := math.Min(10, math.Max(1, float64(len(e.active))/4))
 	lastProg := time.Now()
 	frac := 0.0
