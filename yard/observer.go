@@ -29,6 +29,7 @@ type Observer struct {
 	loaded    time.Time
 	passages  []Passage
 	weighings []Weighing
+	weighed   int64 // weighings detected
 }
 
 // configTTL is how long the observer trusts its copy of the gate and scale
@@ -99,7 +100,9 @@ func (o *Observer) Observe(ctx context.Context, records []ingest.Record) error {
 		return fmt.Errorf("yard observe: %w", err)
 	}
 	o.passages = o.det.Process(reads, o.passages)
+	n := len(o.weighings)
 	o.weighings = o.weigher.Process(weights, o.weighings)
+	o.weighed += int64(len(o.weighings) - n)
 	return o.persist(ctx, o.svc.opts.Now(), false)
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/revloop/revloop"
 	"github.com/revloop/revloop/config"
 	"github.com/revloop/revloop/custody"
@@ -216,6 +217,25 @@ func TestObserverTickets(t *testing.T) {
 				}
 				if want := []string{WeighingGross, WeighingGross, WeighingTare}; !slices.Equal(st, want) {
 					t.Errorf("weighing statuses %v, want %v", st, want)
+				}
+				reg := prometheus.NewPedanticRegistry()
+				reg.MustRegister(obs.Collectors()...)
+				mfs, err := reg.Gather()
+				if err != nil || len(mfs) != 7 {
+					t.Fatalf("metrics %d, %v", len(mfs), err)
+				}
+				for _, mf := range mfs {
+					v := mf.GetMetric()[0].GetCounter().GetValue()
+					switch mf.GetName() {
+					case "revloop_yard_passages_total":
+						if v != 5 {
+							t.Errorf("passages metric %v, want 5", v)
+						}
+					case "revloop_yard_weighings_total":
+						if v != float64(3) {
+							t.Errorf("weighings metric %v, want 3", v)
+						}
+					}
 				}
 				rep, err := custody.Verify(ctx, svc.db, nil)
 				if err != nil || !rep.OK || rep.Entries != 3 {

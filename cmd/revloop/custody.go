@@ -137,6 +137,7 @@ func wireYard(_ context.Context, a *app) error {
 		return err
 	}
 	obs := yard.NewObserver(ys, a.log.With("part", "yard"))
+	a.Registry.MustRegister(obs.Collectors()...)
 	a.Ingest.Observers = append(a.Ingest.Observers, obs)
 	a.Runners = append(a.Runners, obs.Run)
 	a.API.Yard = api.YardDeps{Yard: ys, Custody: custody.Auditor{Q: a.DB}, Reads: a.TimeSeries}
