@@ -43,6 +43,7 @@ type fleetEnv struct {
 	fleet   *fleet.Service
 	alerts  *alerts.Service
 	deliver *alerts.Deliverer
+	live    *dispatch.Live
 	tok     map[api.Role]string
 	now     time.Time
 	mu      sync.Mutex
@@ -126,7 +127,8 @@ func newFleetEnv(t *testing.T, db *store.DB, start time.Time) *fleetEnv {
 		}
 		e.tok[r] = secret
 	}
-	live := dispatch.NewLive(log, dispatch.LiveOptions{}, e.disp, nil)
+	live := dispatch.NewLive(log, dispatch.LiveOptions{StreamBuffer: 1 << 16}, e.disp, nil)
+	e.live = live
 	e.alerts = alerts.New(db, live, nil).WithClock(e.clock)
 	e.deliver = alerts.NewDeliverer(log, db, nil, alerts.DeliverOptions{Now: e.clock, Backoff: time.Second, MaxAttempts: 3})
 	svc, err := fleet.New(ctx, fleet.Config{Log: log, DB: db, Directory: e.disp, Positions: ts, Fills: ts, Alerts: e.alerts,
@@ -315,6 +317,21 @@ func testFleetEndToEnd(t *testing.T, db *store.DB) {
 		t.Errorf("dispatcher set hours: %d, want 403", code)
 	}
 
+	// Listen to the live stream's derived events.
+	sub := e.live.Hub().Subscribe("event")
+	streamed := map[string]int{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m := range sub.C {
+			var v struct {
+				Type string `json:"type"`
+			}
+			json.Unmarshal(m.Data, &v)
+			streamed[v.Type]++
+		}
+	}()
+
 	g := sim.NewGenerator(w, start)
 	n := e.run(g, end)
 	// A fire in one bin and a knocked-over one, late in the run.
@@ -334,6 +351,12 @@ func testFleetEndToEnd(t *testing.T, db *store.DB) {
 		t.Fatal(err)
 	}
 	t.Logf("%d records fed", n)
+	e.live.Hub().Unsubscribe(sub)
+	<-done
+	t.Logf("live stream: %v", streamed)
+	if streamed["fence"] == 0 || streamed["alert"] == 0 {
+		t.Errorf("live stream carried %v, want fence events and alerts", streamed)
+	}
 
 	// Geofence events match the simulated stops at sites.
 	events := allItems[fleet.Event](e, "/api/v1/events?limit=500", disp)
