@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -360,12 +361,14 @@ func (s *Server) mountLive(v1 *gin.RouterGroup) {
 			return
 		}
 		c.Header("Vary", "Accept-Encoding")
+		body := snap.JSON
 		if strings.Contains(c.GetHeader("Accept-Encoding"), "gzip") {
 			c.Header("Content-Encoding", "gzip")
-			c.Data(http.StatusOK, "application/geo+json", snap.Gzip)
-			return
+			body = snap.Gzip
 		}
-		c.Data(http.StatusOK, "application/geo+json", snap.JSON)
+		// An explicit length spares the chunked encoding of a large body.
+		c.Header("Content-Length", strconv.Itoa(len(body)))
+		c.Data(http.StatusOK, "application/geo+json", body)
 	})
 	v1.GET("/vehicles/:id/track", s.require(readFleet...), func(c *gin.Context) {
 		ctx := c.Request.Context()
