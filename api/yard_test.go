@@ -275,7 +275,7 @@ func TestYardEndToEnd(t *testing.T) {
 	petLot, paperLot, resLot := sorted.Lots[0], sorted.Lots[1], sorted.Lots[2]
 
 	compact := map[string]any{"kind": "compact", "inputs": []string{petLot.ID}, "rd_code": "R12", "station": "baler-1",
-		"outputs": []map[string]any{{"kg": pet/2 - 1, "tag": "BALE-1"}, {"kg": pet/2 - 1, "tag": "BALE-2"}}, "loss_kg": 2, "ts": "2026-11-26T09:00:00Z"}
+		"outputs": []map[string]any{{"kg": pet/2 - 1, "tag": "BALE-1"}, {"kg": pet/2 - 1, "tag": "BALE-2"}}, "loss_kg": 2, "ts": "2026-11-26T07:05:00Z"}
 	var bales, again yard.TransitionResult
 	e.must(201, "yard", "POST", "/yard/transitions", compact, &bales, "Idempotency-Key", "bale-run-1")
 	code, _ := e.call("yard", "POST", "/yard/transitions", compact, &again, "Idempotency-Key", "bale-run-1")

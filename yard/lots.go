@@ -297,10 +297,9 @@ func (s *Service) Apply(ctx context.Context, r TransitionRequest, idemKey, actor
 	if err := s.validateTransition(&r, actor); err != nil {
 		return TransitionResult{}, fmt.Errorf("transition: %w", err)
 	}
-	if r.At.IsZero() {
-		r.At = s.opts.Now()
+	if err := s.checkTime(&r.At); err != nil {
+		return TransitionResult{}, fmt.Errorf("transition: %w", err)
 	}
-	r.At = store.FromMillis(store.Millis(r.At))
 	hash := requestHash(r)
 	var res TransitionResult
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {

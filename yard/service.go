@@ -134,6 +134,23 @@ func nextNumber(ctx context.Context, tx store.Querier, name string) (int64, erro
 	return n, nil
 }
 
+// maxFuture is how far ahead of the clock a recorded time may lie.
+const maxFuture = 5 * time.Minute
+
+// checkTime defaults *t to now, refuses times in the future and cuts it to
+// the stored millisecond.
+func (s *Service) checkTime(t *time.Time) error {
+	now := s.opts.Now()
+	if t.IsZero() {
+		*t = now
+	}
+	if t.After(now.Add(maxFuture)) {
+		return revloop.Invalid("ts", "%s lies in the future", t.Format(time.RFC3339))
+	}
+	*t = store.FromMillis(store.Millis(*t))
+	return nil
+}
+
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // MassBalanceError refuses a change whose outputs plus loss differ from its

@@ -557,3 +557,16 @@ func TestUnmatchedWeighing(t *testing.T) {
 		t.Fatalf("%d tickets made from an unmatched weighing", n)
 	}
 }
+
+func TestFutureTimesRefused(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	l := receivedLot(t, svc, 100)
+	_, err := svc.Apply(ctx, TransitionRequest{Kind: KindDispose, Inputs: []string{l.ID}, RDCode: "D1", At: day.Add(time.Hour)}, "", "op")
+	if !errors.Is(err, revloop.ErrInvalid) {
+		t.Fatalf("future transition: %v", err)
+	}
+	if _, err := svc.CreateTicket(ctx, ManualTicket{Yard: "y1", Vehicle: "v", GrossKg: 9000, Reason: "r", At: day.Add(time.Hour)}, "op"); !errors.Is(err, revloop.ErrInvalid) {
+		t.Fatalf("future ticket: %v", err)
+	}
+}

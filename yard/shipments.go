@@ -114,10 +114,9 @@ func (s *Service) Ship(ctx context.Context, r ShipmentRequest, idemKey, actor st
 	if err := s.validateShipment(&r, actor); err != nil {
 		return Shipment{}, fmt.Errorf("ship: %w", err)
 	}
-	if r.At.IsZero() {
-		r.At = s.opts.Now()
+	if err := s.checkTime(&r.At); err != nil {
+		return Shipment{}, fmt.Errorf("ship: %w", err)
 	}
-	r.At = store.FromMillis(store.Millis(r.At))
 	hash := requestHash(r)
 	var sh Shipment
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {

@@ -262,8 +262,8 @@ func (s *Service) CreateTicket(ctx context.Context, m ManualTicket, actor string
 			return Ticket{}, revloop.Invalid("tare_kg", "give tare_kg or use_stored_tare, not both")
 		}
 	}
-	if m.At.IsZero() {
-		m.At = s.opts.Now()
+	if err := s.checkTime(&m.At); err != nil {
+		return Ticket{}, err
 	}
 	t := Ticket{Yard: m.Yard, Status: TicketOpen, Vehicle: m.Vehicle, RouteID: m.RouteID, GrossKg: ptr(m.GrossKg),
 		GrossTime: m.At, PassageIn: m.PassageIn, PassageOut: m.PassageOut, Source: SourceManual, Reason: m.Reason, Actor: actor}
