@@ -546,3 +546,22 @@ func (s *Store) FillSensors(ctx context.Context) ([]revloop.DeviceID, error) {
 	}
 	return out, dbErr("fill sensors", rows.Err())
 }
+
+// AllSites returns every site with its geofence, for code that evaluates
+// fences (geofence events) rather than pages through them.
+func (s *Store) AllSites(ctx context.Context) ([]Site, error) {
+	rows, err := s.db.Query(ctx, siteCols+` ORDER BY id`)
+	if err != nil {
+		return nil, dbErr("all sites", err)
+	}
+	defer rows.Close()
+	var out []Site
+	for rows.Next() {
+		st, err := scanSite(rows)
+		if err != nil {
+			return nil, dbErr("all sites", err)
+		}
+		out = append(out, st)
+	}
+	return out, dbErr("all sites", rows.Err())
+}

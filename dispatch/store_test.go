@@ -179,6 +179,10 @@ func TestSeedWorld(t *testing.T) {
 			}
 		}
 	}
+	sites, err := s.AllSites(ctx)
+	if err != nil || len(sites) != len(w.Sites) || len(sites[0].Geofence) == 0 {
+		t.Fatalf("sites %d %v", len(sites), err)
+	}
 	vs, err := s.AllVehicles(ctx)
 	if err != nil || len(vs) != len(w.Vehicles) || vs[0].TrackerDeviceID == "" {
 		t.Fatalf("vehicles %+v %v", vs, err)
