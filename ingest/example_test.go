@@ -30,7 +30,7 @@ func ExampleValidate() {
 }
 
 func ExampleDecode_nmea() {
-	// The last digit of the checksum was garbled on the way.
+	// The checksum was garbled on the way.
 	received := time.Date(2026, 3, 3, 8, 0, 0, 0, time.UTC)
 	payload := "$GPRMC,075959.00,A,5103.2580,N,00343.0440,E,17.5,90.0,030326,,,A*6C\r\n"
 	_, err := ingest.Decode("revloop/v1/truck-07/gps", []byte(payload), received)
