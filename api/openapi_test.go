@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,6 +17,7 @@ import (
 	"github.com/revloop/revloop/custody"
 	"github.com/revloop/revloop/devices"
 	"github.com/revloop/revloop/ingest"
+	"github.com/revloop/revloop/routing"
 	"github.com/revloop/revloop/yard"
 )
 
@@ -36,6 +38,8 @@ func allAreas(t *testing.T) *testAPI {
 		d.Telemetry = api.TelemetryDeps{Positions: ta.tracks, DeadLetters: ingest.NewDeadLetters(db),
 			Metrics: promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})}
 		d.Exports = api.ExportsDeps{Exporter: compliance.New(db, ys, compliance.Options{}), Deps: compliance.ExportDeps{Tracks: ta.tracks}}
+		d.Fleet = testFleetDeps(t, ta)
+		d.Routes = api.RoutesDeps{Planner: routing.New(db, ta.store, nil, nil, routing.Options{TimeLimit: 50 * time.Millisecond})}
 	})
 }
 

@@ -36,7 +36,7 @@ func init() {
 		if a.cfg.routing.osrmURL != "" {
 			opts.Provider = &vrp.OSRM{BaseURL: a.cfg.routing.osrmURL}
 		}
-		a.API.Routes.Planner = routing.New(a.DB, dispatch.New(a.DB), nil, nil, opts)
+		a.API.Routes.Planner = routing.New(a.DB, dispatch.New(a.DB), fleetCandidates(a), fleetArrivals(a), opts)
 		return nil
 	})
 }
