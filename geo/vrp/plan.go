@@ -379,8 +379,9 @@ type Change struct {
 }
 
 // StopChange describes how one pickup moved between two plans. An empty
-// FromVehicle means it was not planned before; an empty ToVehicle means it is
-// now unserved.
+// FromVehicle (FromIndex -1) means it was not planned before; an empty
+// ToVehicle (ToIndex -1) means it is now unserved. Indices count pickups
+// only, from 0, along the vehicle's route.
 type StopChange struct {
 	PickupID    string `json:"pickup_id"`
 	FromVehicle string `json:"from_vehicle,omitempty"`
