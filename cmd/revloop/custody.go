@@ -132,7 +132,7 @@ func runCustodyEntries(ctx context.Context, e *env, args []string) error {
 // from the time-series store. serve registers it with
 // registerWiring("yard", wireYard).
 func wireYard(_ context.Context, a *app) error {
-	ys, err := yard.New(a.DB, a.log.With("part", "yard"), yard.Options{})
+	ys, err := yard.New(a.DB, a.log.With("part", "yard"), a.cfg.yard)
 	if err != nil {
 		return err
 	}

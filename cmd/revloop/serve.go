@@ -27,6 +27,7 @@ import (
 	"github.com/revloop/revloop/timeseries/embedded"
 	"github.com/revloop/revloop/timeseries/influx"
 	"github.com/revloop/revloop/web"
+	"github.com/revloop/revloop/yard"
 )
 
 func init() {
@@ -68,6 +69,7 @@ type appConfig struct {
 	compliance complianceFlags // serve only
 	routing    routingFlags    // serve only
 	tileURL    string          // serve only: the web console's map tiles
+	yard       yard.Options    // gate passages and weighbridge tickets
 }
 
 func (c *appConfig) register(s *config.Set, r role) {
@@ -98,6 +100,7 @@ func (c *appConfig) register(s *config.Set, r role) {
 	s.Duration(&c.drainTimeout, "ingest-drain-timeout", 15*time.Second, "how long shutdown keeps flushing received messages")
 	s.Int(&c.gcPercent, "gc-percent", 200, "Go garbage collector target (GOGC), unless GOGC is set; higher trades memory for CPU")
 	s.Int(&c.memLimitMB, "memory-limit-mb", 0, "soft memory limit in MiB (GOMEMLIMIT), unless GOMEMLIMIT is set; 0 for none")
+	c.yard.Register(s)
 	if r == roleServe {
 		c.compliance.register(s)
 		c.routing.register(s)
