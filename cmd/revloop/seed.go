@@ -12,15 +12,16 @@ import (
 )
 
 func init() {
-	register(&command{name: "seed", summary: "load a simulator world (customers, sites, bins, vehicles) into the state store", run: runSeed})
+	register(&command{name: "seed", summary: "load a simulator world (customers, sites, bins, vehicles, devices, yard gates and scales) into the state store", run: runSeed})
 }
 
 func runSeed(ctx context.Context, e *env, args []string) error {
 	set := config.NewSet("seed", e.stderr)
 	var sf storeFlags
 	sf.register(set)
-	var file string
+	var file, secretsOut string
 	set.String(&file, "world", "", "world JSON file written by 'revloop simulate --world-out FILE --world-only'")
+	set.String(&secretsOut, "secrets-out", "", "write device_id,secret of the devices registered now to this file (mode 0600); the simulator connects with it")
 	if err := set.Parse(args); err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "seeded %s state store from %s: %d customers, %d sites, %d bins, %d vehicles\n", db.Dialect(), file,
 		len(w.Customers), len(w.Sites), len(w.Bins), len(w.Vehicles))
-	return nil
+	return seedDevicesAndYard(ctx, db, file, secretsOut, e.stdout)
 }
 
 // wireDispatch attaches the dispatch area: customers, sites, vehicles,
