@@ -14,12 +14,10 @@ export REVLOOP_DATA_DIR=$data
 
 if [ ! -f "$data/demo-secrets.csv" ]; then
   echo "== first start: provisioning the demo fleet in $data"
-  "$bin" migrate
-  "$bin" simulate --seed 1 --world-out "$data/demo-world.json" --devices-out "$data/demo-devices.csv" --duration 0s >/dev/null
-  "$bin" device import --secrets-out "$data/demo-secrets.csv" "$data/demo-devices.csv"
-  "$bin" seed --world "$data/demo-world.json"
-  "$bin" token create --role admin --name demo-admin > "$data/admin-token.txt"
-  chmod 600 "$data/admin-token.txt"
+  "$bin" migrate >/dev/null
+  "$bin" simulate --seed 1 --world-out "$data/demo-world.json" --world-only
+  "$bin" seed --world "$data/demo-world.json" --secrets-out "$data/demo-secrets.csv"
+  (umask 077; "$bin" token create --role admin --name demo-admin > "$data/admin-token.txt")
 fi
 token=$(tail -n1 "$data/admin-token.txt")
 
@@ -40,6 +38,6 @@ cat <<MSG
    admin token  $token   (also in $data/admin-token.txt)
    try          curl -H "Authorization: Bearer $token" http://127.0.0.1:$port/api/v1/fleet/positions
 MSG
-"$bin" simulate --seed 1 --mqtt-url "tcp://127.0.0.1:${mqtt##*:}" --credentials "$data/demo-secrets.csv" &
+"$bin" simulate --seed 1 --mqtt-url "tcp://127.0.0.1:${mqtt##*:}" --credentials "$data/demo-secrets.csv" ${SIM_ARGS:-} &
 sim=$!
 wait $serve
