@@ -250,7 +250,7 @@ func newApp(ctx context.Context, log *slog.Logger, cfg appConfig, r role) (a *ap
 	}
 
 	src, err := ingest.NewMQTTSource(log.With("component", "ingest-mqtt"), ingest.MQTTConfig{
-		URL: mqttURL, ClientID: cfg.clientID, Username: cfg.mqttUser, Password: cfg.mqttPass, ShareGroup: cfg.shareGroup})
+		URL: mqttURL, ClientID: a.cfg.clientID, Username: a.cfg.mqttUser, Password: a.cfg.mqttPass, ShareGroup: cfg.shareGroup})
 	if err != nil {
 		return a, err
 	}
