@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -16,11 +17,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/revloop/revloop"
 	"github.com/revloop/revloop/ingest"
 	"github.com/revloop/revloop/sim"
 )
@@ -83,7 +86,7 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 		f.bin = exe
 	}
 	fmt.Fprintf(e.stderr, "generating %d messages (sim mix, seed %d)...\n", f.n, f.seed)
-	msgs := sim.Messages(f.seed, f.n, 0)
+	msgs := renameDevices(sim.Messages(f.seed, f.n, 0), fmt.Sprintf("b%04x-", time.Now().UnixNano()&0xffff))
 	for _, c := range strings.Split(f.configs, ",") {
 		res, err := runIngestBench(ctx, e, f, strings.TrimSpace(c), msgs)
 		if err != nil {
@@ -291,8 +294,18 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		return res, err
 	}
 	defer child.stop()
+	var foreign *foreignCounter
 	if brokerURL == "" {
 		brokerURL = "tcp://" + child.mqttAddr
+	} else {
+		// A shared broker may carry other traffic on revloop/v1/+/+, which
+		// the child ingests too; count it so that it is not taken for ours.
+		fc, err := countForeign(brokerURL, clientID+"-watch", msgs[0].Device)
+		if err != nil {
+			return res, err
+		}
+		defer fc.close()
+		foreign = fc
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
 	// Wait until the ingest client is connected and subscribed.
@@ -333,6 +346,10 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		ackTimes []time.Time // time at which the acked counter first reached k (index k-1)
 		mu       sync.Mutex
 	)
+	acked0, _, err := child.counters(hc)
+	if err != nil {
+		return res, err
+	}
 	cpu0 := child.cpuTime()
 	start := time.Now()
 	pubDone := make(chan error, 1)
@@ -406,6 +423,10 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 			if now.Sub(lastProgress) > 60*time.Second {
 				return res, fmt.Errorf("stalled at %d of %d acknowledged", acked, len(msgs))
 			}
+			acked -= acked0
+			if foreign != nil {
+				acked -= foreign.n.Load()
+			}
 			if acked >= int64(len(msgs)) {
 				res.elapsed = ackTimes[len(msgs)-1].Sub(start)
 				if pubElapsed == 0 {
@@ -419,6 +440,9 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 				sorted := append([]time.Time(nil), sent...)
 				sort.Slice(sorted, func(i, j int) bool { return sorted[i].Before(sorted[j]) })
 				for i := range lat {
+					if sorted[i].IsZero() {
+						sorted[i] = start
+					}
 					lat[i] = max(ackTimes[i].Sub(sorted[i]), 0)
 				}
 				sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
@@ -439,3 +463,46 @@ func cleanSession(brokerURL, clientID string) {
 		c.Disconnect(100)
 	}
 }
+
+// renameDevices prefixes every device id of msgs (topic and SenML base
+// names), so that the run's messages are told apart from other traffic.
+func renameDevices(msgs []sim.Message, prefix string) []sim.Message {
+	for i, m := range msgs {
+		dev := string(m.Device)
+		nd := prefix + dev
+		m.Topic = strings.Replace(m.Topic, "/"+dev+"/", "/"+nd+"/", 1)
+		m.Payload = bytes.ReplaceAll(m.Payload, []byte("urn:dev:id:"+dev+":"), []byte("urn:dev:id:"+nd+":"))
+		m.Device = revloop.DeviceID(nd)
+		msgs[i] = m
+	}
+	return msgs
+}
+
+// foreignCounter counts messages on revloop/v1/+/+ that the run did not
+// publish.
+type foreignCounter struct {
+	c paho.Client
+	n atomic.Int64
+}
+
+func countForeign(brokerURL, clientID string, ourDevice revloop.DeviceID) (*foreignCounter, error) {
+	prefix, _, _ := strings.Cut(string(ourDevice), "-")
+	ours := revloop.TopicPrefix + prefix + "-"
+	fc := &foreignCounter{}
+	fc.c = paho.NewClient(paho.NewClientOptions().AddBroker(brokerURL).SetClientID(clientID).SetCleanSession(true))
+	if tok := fc.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, fmt.Errorf("watch connect: %v", tok.Error())
+	}
+	tok := fc.c.Subscribe(revloop.TopicPrefix+"+/+", 0, func(_ paho.Client, m paho.Message) {
+		if !strings.HasPrefix(m.Topic(), ours) && !strings.HasSuffix(m.Topic(), "/config") && !m.Retained() {
+			fc.n.Add(1)
+		}
+	})
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		fc.c.Disconnect(50)
+		return nil, fmt.Errorf("watch subscribe: %v", tok.Error())
+	}
+	return fc, nil
+}
+
+func (fc *foreignCounter) close() { fc.c.Disconnect(50) }

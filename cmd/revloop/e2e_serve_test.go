@@ -17,7 +17,9 @@ import (
 	"github.com/revloop/revloop"
 	"github.com/revloop/revloop/api"
 	"github.com/revloop/revloop/config"
+	"github.com/revloop/revloop/devices"
 	"github.com/revloop/revloop/ingest"
+	"github.com/revloop/revloop/store"
 )
 
 type e2eVerifier struct{}
@@ -36,15 +38,19 @@ func (o *e2eObserver) Observe(_ context.Context, recs []ingest.Record) error {
 	return nil
 }
 
-var e2eObs = &e2eObserver{}
+var (
+	e2eObs    = &e2eObserver{}
+	e2eActive atomic.Bool // the test wiring acts only inside TestServeEndToEnd
+)
 
 func init() {
 	// A wiring as other parts of revloop add theirs: API authentication and
 	// an observer.
 	registerWiring("zz-e2e-test", func(_ context.Context, a *app) error {
-		if a.API.Auth == nil {
-			a.API.Auth = e2eVerifier{}
+		if !e2eActive.Load() {
+			return nil
 		}
+		a.API.Auth = e2eVerifier{} // runs last: replaces the accounts' verifier
 		a.Ingest.Observers = append(a.Ingest.Observers, e2eObs)
 		return nil
 	})
@@ -86,6 +92,25 @@ func startServe(t *testing.T, dir string) (a *app, stop func()) {
 	}
 }
 
+// provisionDevices registers devices of one kind and returns their secrets.
+func provisionDevices(t *testing.T, db *store.DB, kind string, ids ...string) map[string]string {
+	t.Helper()
+	reg := devices.NewRegistry(db, slog.New(slog.DiscardHandler), devices.Options{NoMosquittoHash: true})
+	rows := make([]devices.Row, len(ids))
+	for i, id := range ids {
+		rows[i] = devices.Row{Line: i + 2, Spec: devices.Spec{ID: id, Kind: kind}}
+	}
+	creds, err := reg.Import(context.Background(), rows, nil)
+	if err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	out := make(map[string]string, len(creds))
+	for _, c := range creds {
+		out[string(c.Device)] = c.Secret
+	}
+	return out
+}
+
 func httpGet(t *testing.T, url string, auth bool) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
@@ -113,12 +138,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestServeEndToEnd(t *testing.T) {
+	e2eActive.Store(true)
+	defer e2eActive.Store(false)
 	dir := t.TempDir()
 	a, stop := startServe(t, dir)
 	base := "http://" + a.HTTPAddr()
 	waitFor(t, "healthy", func() bool { code, _ := httpGet(t, base+"/healthz", false); return code == http.StatusOK })
 
-	pub := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + a.MQTTAddr()).SetClientID("e2e-truck"))
+	// The tracker is registered, so that the device check passes and the
+	// broker (when it authenticates devices) admits it.
+	creds := provisionDevices(t, a.DB, "tracker", "truck-7")
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + a.MQTTAddr()).SetClientID("truck-7").
+		SetUsername("truck-7").SetPassword(creds["truck-7"]))
 	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
