@@ -24,8 +24,10 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/revloop/revloop"
+	"github.com/revloop/revloop/devices"
 	"github.com/revloop/revloop/ingest"
 	"github.com/revloop/revloop/sim"
+	"github.com/revloop/revloop/store"
 )
 
 func init() {
@@ -129,11 +131,7 @@ type benchChild struct {
 	dir      string
 }
 
-func startBenchChild(ctx context.Context, e *env, bin string, args []string, wantMQTT bool) (*benchChild, error) {
-	dir, err := os.MkdirTemp("", "revloop-bench-ingest-")
-	if err != nil {
-		return nil, err
-	}
+func startBenchChild(ctx context.Context, e *env, bin, dir string, args []string, wantMQTT bool) (*benchChild, error) {
 	args = append(args, "--data-dir", dir, "--http-addr", "127.0.0.1:0")
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "REVLOOP_LOG_LEVEL=WARN")
@@ -143,7 +141,6 @@ func startBenchChild(ctx context.Context, e *env, bin string, args []string, wan
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	c := &benchChild{cmd: cmd, dir: dir}
@@ -289,7 +286,18 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 	if f.childArgs != "" {
 		args = append(args, strings.Fields(f.childArgs)...)
 	}
-	child, err := startBenchChild(ctx, e, f.bin, args, wantMQTT)
+	dir, err := os.MkdirTemp("", "revloop-bench-ingest-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	// The devices are registered in the child's state store: its device
+	// check admits only those, and the embedded broker authenticates them.
+	creds, err := provisionBenchDevices(ctx, e, dir, msgs)
+	if err != nil {
+		return res, err
+	}
+	child, err := startBenchChild(ctx, e, f.bin, dir, args, wantMQTT)
 	if err != nil {
 		return res, err
 	}
@@ -324,22 +332,51 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 	}
 	time.Sleep(300 * time.Millisecond) // the subscription follows the connection
 
-	// Publishers.
-	pubs := make([]paho.Client, f.publishers)
-	for i := range pubs {
-		o := paho.NewClientOptions().AddBroker(brokerURL).
-			SetClientID(fmt.Sprintf("%s-pub-%d", clientID, i)).SetCleanSession(true).
-			SetOrderMatters(false).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
-			SetWriteTimeout(30 * time.Second).
-			SetCustomOpenConnectionFn(func(uri *url.URL, _ paho.ClientOptions) (net.Conn, error) {
-				return ingest.DialMQTT(uri, nil, 10*time.Second)
-			})
-		c := paho.NewClient(o)
-		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			return res, fmt.Errorf("publisher connect: %v", tok.Error())
+	// Publishers: one connection per device (the broker lets a device
+	// publish only under its own id), devices spread over the workers.
+	devIndex := map[revloop.DeviceID]int{}
+	var devList []revloop.DeviceID
+	for _, m := range msgs {
+		if _, ok := devIndex[m.Device]; !ok {
+			devIndex[m.Device] = len(devList)
+			devList = append(devList, m.Device)
 		}
-		defer c.Disconnect(100)
-		pubs[i] = c
+	}
+	pubs := make([]paho.Client, len(devList))
+	{
+		var wg sync.WaitGroup
+		errs := make(chan error, len(devList))
+		sem := make(chan struct{}, 16)
+		for i, dev := range devList {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				o := paho.NewClientOptions().AddBroker(brokerURL).
+					SetClientID(string(dev)).SetUsername(string(dev)).SetPassword(creds[dev]).SetCleanSession(true).
+					SetOrderMatters(false).SetAutoReconnect(false).SetConnectTimeout(30 * time.Second).
+					SetWriteTimeout(30 * time.Second).
+					SetCustomOpenConnectionFn(func(uri *url.URL, _ paho.ClientOptions) (net.Conn, error) {
+						return ingest.DialMQTT(uri, nil, 30*time.Second)
+					})
+				c := paho.NewClient(o)
+				if tok := c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+					errs <- fmt.Errorf("publisher %s connect: %v", dev, tok.Error())
+					return
+				}
+				pubs[i] = c
+			})
+		}
+		wg.Wait()
+		for _, c := range pubs {
+			if c != nil {
+				defer c.Disconnect(100)
+			}
+		}
+		select {
+		case err := <-errs:
+			return res, err
+		default:
+		}
 	}
 	sent := make([]time.Time, len(msgs))
 	var (
@@ -360,7 +397,11 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		for w := range f.publishers {
 			wg.Go(func() {
 				window := make(chan paho.Token, f.window)
-				for i := w; i < len(msgs); i += f.publishers {
+				for i := range msgs {
+					di := devIndex[msgs[i].Device]
+					if di%f.publishers != w {
+						continue
+					}
 					if f.rate > 0 {
 						due := start.Add(time.Duration(float64(i) / f.rate * float64(time.Second)))
 						if d := time.Until(due); d > 0 {
@@ -379,7 +420,7 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 					}
 					m := msgs[i]
 					sent[i] = time.Now()
-					window <- pubs[w].Publish(m.Topic, 1, m.Retained, m.Payload)
+					window <- pubs[di].Publish(m.Topic, 1, m.Retained, m.Payload)
 				}
 				for len(window) > 0 {
 					tok := <-window
@@ -506,3 +547,56 @@ func countForeign(brokerURL, clientID string, ourDevice revloop.DeviceID) (*fore
 }
 
 func (fc *foreignCounter) close() { fc.c.Disconnect(50) }
+
+// provisionBenchDevices registers every device of msgs in the state store
+// under dir and returns their secrets.
+func provisionBenchDevices(ctx context.Context, e *env, dir string, msgs []sim.Message) (map[revloop.DeviceID]string, error) {
+	kinds := map[revloop.DeviceID]string{}
+	var order []revloop.DeviceID
+	for _, m := range msgs {
+		kind := ""
+		switch m.Channel {
+		case revloop.ChannelGPS:
+			kind = "tracker"
+		case revloop.ChannelFill:
+			kind = "bin_sensor"
+		case revloop.ChannelRFID:
+			kind = "gate_reader"
+		case revloop.ChannelWeight:
+			kind = "scale"
+		}
+		k, seen := kinds[m.Device]
+		if !seen {
+			order = append(order, m.Device)
+		}
+		if k == "" {
+			kinds[m.Device] = kind
+		}
+	}
+	db, err := store.Open(ctx, "", dir)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx, nil); err != nil {
+		return nil, err
+	}
+	rows := make([]devices.Row, len(order))
+	for i, id := range order {
+		kind := kinds[id]
+		if kind == "" {
+			kind = "gateway"
+		}
+		rows[i] = devices.Row{Line: i + 2, Spec: devices.Spec{ID: string(id), Kind: kind}}
+	}
+	reg := devices.NewRegistry(db, e.log, devices.Options{NoMosquittoHash: true})
+	creds, err := reg.Import(ctx, rows, nil)
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	out := make(map[revloop.DeviceID]string, len(creds))
+	for _, c := range creds {
+		out[c.Device] = c.Secret
+	}
+	return out, nil
+}
