@@ -236,8 +236,8 @@ func newApp(ctx context.Context, log *slog.Logger, cfg appConfig, r role) (a *ap
 	mqttURL := cfg.mqttURL
 	if r == roleServe && mqttURL == "" {
 		b, err := broker.New(log.With("component", "broker"), broker.Options{
-			Addr:     cfg.mqttAddr,
-			DataDir:  filepath.Join(cfg.store.dataDir, "mqtt"),
+			Addr:            cfg.mqttAddr,
+			DataDir:         filepath.Join(cfg.store.dataDir, "mqtt"),
 			Hooks:           a.BrokerHooks,
 			AllowAll:        len(a.BrokerHooks) == 0,
 			PersistInflight: cfg.mqttInflight,
