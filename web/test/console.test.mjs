@@ -27,7 +27,7 @@ async function signIn(token) {
 
 describe("console", { timeout: 240_000 }, () => {
   before(async () => {
-    stack = await startStack({ vehicles: 6, bins: 60, speedup: 10 });
+    stack = await startStack({ vehicles: 6, bins: 60, speedup: 300 });
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on("pageerror", (e) => console.error("page error:", e.message));
@@ -71,12 +71,12 @@ describe("console", { timeout: 240_000 }, () => {
   });
 
   it("plans and commits a route", async () => {
-    const site = stack.world.sites.find((s) => s.kind === "customer_site" || s.kind === "drop_point");
+    const site = stack.world.sites.find((s) => s.kind === "customer_site");
     const tomorrow = new Date(Date.now() + 86400e3);
     const day = tomorrow.toISOString().slice(0, 10);
     const created = await stack.api("/pickups", {
       method: "POST",
-      body: { customer_id: site.customer_id, site_id: site.id, material: "paper", estimated_kg: 300, window_from: `${day}T06:00:00Z`, window_to: `${day}T18:00:00Z` },
+      body: { customer_id: site.customer, site_id: site.id, material: "paper", estimated_kg: 300, window_from: `${day}T06:00:00Z`, window_to: `${day}T18:00:00Z` },
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     await page.goto(stack.base + "/#/plan");
@@ -93,11 +93,11 @@ describe("console", { timeout: 240_000 }, () => {
 
   it("moves a lot from received to sorted and shows a mass-balance refusal", async () => {
     const yard = stack.world.sites.find((s) => s.kind === "yard");
-    const ticket = await stack.api("/yard/tickets", { method: "POST", body: { yard: yard.id, vehicle: "manual-1", gross_kg: 12500, tare_kg: 9500 } });
+    const ticket = await stack.api("/yard/tickets", { method: "POST", body: { yard: yard.id, vehicle: "manual-1", gross_kg: 12500, tare_kg: 9500, reason: "weighbridge test" } });
     assert.equal(ticket.status, 201, JSON.stringify(ticket.body));
     const recv = await stack.api("/yard/transitions", {
       method: "POST",
-      body: { kind: "receive", ticket: ticket.body.id, outputs: [{ material: "paper", ewc: "15 01 01", kg: 3000 }], rd_code: "R13" },
+      body: { kind: "receive", ticket: ticket.body.id, customer: stack.world.customers[0].id, outputs: [{ material: "paper", ewc: "15 01 01", kg: 3000 }], rd_code: "R13" },
     });
     assert.equal(recv.status, 201, JSON.stringify(recv.body));
     await page.goto(stack.base + "/#/yard");

@@ -25,7 +25,16 @@ function run(args, env) {
   return execFileSync(BIN, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
-export async function startStack({ vehicles = 10, bins = 100, speedup = 5, seed = 7, simulate = true } = {}) {
+// shiftMorning returns the latest past 08:00 UTC (09:00 in the simulated
+// city) of a day other than Sunday, so that a simulation started there finds
+// the fleet on the road whatever the hour the tests run.
+export function shiftMorning(now = new Date()) {
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 8));
+  while (d > now || d.getUTCDay() === 0) d.setUTCDate(d.getUTCDate() - 1);
+  return d;
+}
+
+export async function startStack({ vehicles = 10, bins = 100, speedup = 300, seed = 7, simulate = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "revloop-web-"));
   const http = await freePort();
   const mqtt = await freePort();
@@ -54,7 +63,8 @@ export async function startStack({ vehicles = 10, bins = 100, speedup = 5, seed 
   const simArgs = ["simulate", "--seed", String(seed), "--vehicles", String(vehicles), "--bins", String(bins), "--mqtt-url", `tcp://127.0.0.1:${mqtt}`, "--credentials", secrets];
   let sim = null;
   if (simulate) {
-    sim = spawn(BIN, [...simArgs, "--speedup", String(speedup), "--stats-every", "1h"], { env, stdio: ["ignore", "ignore", "inherit"] });
+    // Replay from this morning at speedup until it catches up with the clock.
+    sim = spawn(BIN, [...simArgs, "--start", shiftMorning().toISOString(), "--speedup", String(speedup), "--stats-every", "1h"], { env, stdio: ["ignore", "ignore", "inherit"] });
     procs.push(sim);
   }
   return {

@@ -194,7 +194,12 @@ export async function mount(root, { me, config }) {
     "/stream?types=position,event",
     (type, data) => {
       const t0 = performance.now();
-      if (type === "position" || (data && data.lat !== undefined && data.lon !== undefined)) {
+      if (type === "position" && data && data.type === "Feature") {
+        const p = data.properties || {};
+        const [lon, lat] = data.geometry.coordinates;
+        placeVehicle(p.vehicle || p.device || data.id, lat, lon, p);
+        mapEl.dataset.vehicles = String(vehicles.size);
+      } else if (type === "position") {
         placeVehicle(data.vehicle || data.device, Number(data.lat), Number(data.lon), data);
         mapEl.dataset.vehicles = String(vehicles.size);
       } else {
