@@ -11,7 +11,8 @@ REVLOOP_TEST_DIR ?= /tmp/revloop-test
 export REVLOOP_TEST_DIR
 
 .PHONY: all build build-bridge run test test-unit vet deps-check fuzz bench bench-ingest bench-route \
-        bench-bridge bench-yard bench-auth bench-api services-start services-stop clean
+        bench-bridge bench-yard bench-auth bench-api bench-fences bench-report bench-console \
+        services-start services-stop clean
 
 all: build
 
@@ -49,7 +50,7 @@ build-bridge:
 fuzz:
 	deploy/scripts/fuzz.sh $(FUZZTIME)
 
-bench: bench-ingest bench-route bench-bridge bench-yard bench-auth bench-api
+bench: bench-ingest bench-route bench-bridge bench-yard bench-auth bench-api bench-fences bench-report bench-console
 
 bench-ingest: build services-start
 	$(BIN)/revloop bench ingest --config embedded
@@ -68,9 +69,20 @@ bench-yard: build
 
 bench-auth: build
 	$(BIN)/revloop bench auth
+	$(BIN)/revloop bench health
 
 bench-api: build
 	$(BIN)/revloop bench api-latest
+
+bench-fences: build
+	$(BIN)/revloop bench fences
+
+bench-report: build
+	$(BIN)/revloop bench report
+
+# First render of the live map with 500 vehicles and 5,000 bins in headless Chromium.
+bench-console: build
+	cd web && npm ci --no-audit --no-fund --loglevel=error && REVLOOP_BIN=../$(BIN)/revloop node bench/bench-map.mjs
 
 services-start:
 	deploy/scripts/services.sh start all
