@@ -35,7 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := db.Migrate(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	clock := t0
+	clock := t0.Add(72 * time.Hour)
 	ys, err := yard.New(db, nil, yard.Options{Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func newFixture(t *testing.T) *fixture {
 	apply(yard.TransitionRequest{Kind: "dispose", Inputs: []string{sorted[2].ID}, RDCode: "D1", At: t0.Add(5 * time.Hour)})
 	sp := apply(yard.TransitionRequest{Kind: "sort", Inputs: []string{paper[0].ID}, RDCode: "R12", At: t0.Add(6 * time.Hour),
 		Outputs: []yard.OutputLot{{Material: "paper", EWC: "15 01 01", Kg: 3000}}})
-	clock = t0.Add(30 * time.Hour)
+
 	ship, err := ys.Ship(ctx, yard.ShipmentRequest{Lots: []string{bale[0].ID, sp[0].ID}, RDCode: "R3",
 		Receiver: yard.Receiver{Name: "Recycler NV", Site: "Gent Haven 12", Permit: "OVAM-2024-001"}, Carrier: "revloop-fleet", Vehicle: "1-ABC-123",
 		NetKg: ptr(5500), At: t0.Add(30 * time.Hour)}, "", "test")
