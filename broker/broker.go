@@ -42,7 +42,9 @@ type Options struct {
 	// ReceiveMaximum is how many unacknowledged QoS messages a client may
 	// send concurrently; default 65535.
 	ReceiveMaximum int
-	// ClientWritesPending is the per-client outbound queue; default 65535.
+	// ClientWritesPending is the per-client outbound queue (allocated for
+	// every connection); default 8192. Past it the broker drops messages,
+	// so it must stay above BackpressureHigh.
 	ClientWritesPending int
 	// PersistInflight also keeps unacknowledged QoS messages in the session
 	// store, written through on every publish and acknowledgement. It costs
@@ -55,8 +57,9 @@ type Options struct {
 	SyncWrites bool
 	// BackpressureHigh is the number of messages in flight to subscribers
 	// above which publishers are held (until it falls below half of it);
-	// default 8192. Holding publishers keeps a slow ingest from reaching
-	// InflightMax, where the broker would drop messages.
+	// default 4096 (at most half of ClientWritesPending). Holding publishers
+	// keeps a slow ingest from reaching InflightMax or its outbound queue,
+	// where the broker would drop messages.
 	BackpressureHigh int
 	// BackpressureWait is the longest one publication is held; default 10s,
 	// negative disables backpressure.
@@ -98,7 +101,7 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		opts.ReceiveMaximum = 65535
 	}
 	if opts.ClientWritesPending <= 0 {
-		opts.ClientWritesPending = 65535
+		opts.ClientWritesPending = 8192
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumInflight = uint16(opts.InflightMax)
@@ -110,8 +113,8 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		InlineClient:             true,
 		Logger:                   log.With("component", "mqtt-broker"),
 		SysTopicResendInterval:   0,
-		ClientNetWriteBufferSize: 32 << 10,
-		ClientNetReadBufferSize:  32 << 10,
+		ClientNetWriteBufferSize: 4 << 10,
+		ClientNetReadBufferSize:  4 << 10,
 	})
 	hasAuth := false
 	for _, h := range opts.Hooks {
@@ -146,8 +149,8 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		opts.BackpressureWait = 10 * time.Second
 	}
 	if opts.BackpressureWait > 0 {
-		if opts.BackpressureHigh <= 0 || opts.BackpressureHigh > opts.InflightMax {
-			opts.BackpressureHigh = min(8192, opts.InflightMax)
+		if limit := min(opts.InflightMax, opts.ClientWritesPending/2); opts.BackpressureHigh <= 0 || opts.BackpressureHigh > limit {
+			opts.BackpressureHigh = min(4096, limit)
 		}
 		bp := &backpressure{srv: srv, high: int64(opts.BackpressureHigh), low: int64(opts.BackpressureHigh) / 2, maxWait: opts.BackpressureWait}
 		if err := srv.AddHook(bp, nil); err != nil {
