@@ -73,3 +73,5 @@ require (
 	modernc.org/sqlite v1.62.0 // indirect
 	periph.io/x/conn/v3 v3.7.3 // indirect
 )
+
+ignore ./web/node_modules
