@@ -73,7 +73,7 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 	set.StringVar(&f.influxBucket, "influx-bucket", "", "bucket (db/rp for 1.8); empty creates a scratch database on InfluxDB 1.8 and drops it afterwards")
 	set.StringVar(&f.bin, "bin", "", "revloop binary to run as the child (default: this executable)")
 	set.Int64Var(&f.seed, "seed", 1, "seed of the simulated mix")
-	set.StringVar(&f.childArgs, "child-args", "", "extra flags for the child, space-separated (e.g. --ingest-batch-points=10000)")
+	set.StringVar(&f.childArgs, "child-args", "--memory-limit-mb=150", "extra flags for the child, space-separated (e.g. --ingest-batch-points=10000)")
 	if err := set.Parse(args); err != nil {
 		return err
 	}
