@@ -90,11 +90,12 @@ export async function startStack({ vehicles = 10, bins = 100, speedup = 300, see
     stopSimulator() {
       if (sim) sim.kill("SIGINT");
     },
-    // simulateFor runs the simulator from start (e.g. "-30m") at speedup for
-    // about the given wall seconds and resolves with the messages it sent.
-    simulateFor({ start, speedup, seconds }) {
+    // simulateFor replays the last backlogSeconds of simulated time at
+    // speedup, stopping when it catches up with the clock, and resolves with
+    // the messages it sent.
+    simulateFor({ backlogSeconds, speedup }) {
       return new Promise((resolve, reject) => {
-        const p = spawn(BIN, [...simArgs, "--start", start, "--speedup", String(speedup), "--duration", `${Math.round(seconds * speedup)}s`, "--stats-every", "1s"],
+        const p = spawn(BIN, [...simArgs, "--start", `-${backlogSeconds}s`, "--speedup", String(speedup), "--duration", `${backlogSeconds}s`, "--stats-every", "1s"],
           { env, stdio: ["ignore", "ignore", "pipe"] });
         let last = "";
         p.stderr.on("data", (d) => {
