@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,7 +71,9 @@ type appConfig struct {
 	compliance complianceFlags // serve only
 	routing    routingFlags    // serve only
 	tileURL    string          // serve only: the web console's map tiles
-	yard       yard.Options    // gate passages and weighbridge tickets
+	// The embedded broker's optional TLS listener (serve only).
+	mqttTLSAddr, mqttTLSCert, mqttTLSKey, mqttTLSClientCA string
+	yard                                                  yard.Options // gate passages and weighbridge tickets
 }
 
 func (c *appConfig) register(s *config.Set, r role) {
@@ -106,6 +109,10 @@ func (c *appConfig) register(s *config.Set, r role) {
 	if r == roleServe {
 		c.compliance.register(s)
 		c.routing.register(s)
+		s.String(&c.mqttTLSAddr, "mqtt-tls-addr", "", "embedded broker's MQTT over TLS listener, e.g. :8883 (needs --mqtt-tls-cert and --mqtt-tls-key)")
+		s.String(&c.mqttTLSCert, "mqtt-tls-cert", "", "PEM certificate of the TLS listener")
+		s.String(&c.mqttTLSKey, "mqtt-tls-key", "", "PEM private key of the TLS listener")
+		s.String(&c.mqttTLSClientCA, "mqtt-tls-client-ca", "", "PEM CA of device client certificates; a device presenting one is identified by its certificate's common name")
 		s.String(&c.tileURL, "tile-url", web.DefaultTileURL, "map tiles of the web console ({z}/{x}/{y} template); empty draws sites, tracks and bins without tiles")
 	}
 }
@@ -151,6 +158,7 @@ type app struct {
 
 	// Plug-in points, filled by wirings.
 	BrokerHooks []broker.Hook
+	BrokerTLS   *tls.Config // for --mqtt-tls-addr
 	Ingest      ingest.Deps
 	API         api.Deps
 	Closers     []func() error
@@ -238,6 +246,8 @@ func newApp(ctx context.Context, log *slog.Logger, cfg appConfig, r role) (a *ap
 		b, err := broker.New(log.With("component", "broker"), broker.Options{
 			Addr:            cfg.mqttAddr,
 			DataDir:         filepath.Join(cfg.store.dataDir, "mqtt"),
+			TLSAddr:         cfg.mqttTLSAddr,
+			TLSConfig:       a.BrokerTLS,
 			Hooks:           a.BrokerHooks,
 			AllowAll:        len(a.BrokerHooks) == 0,
 			PersistInflight: cfg.mqttInflight,

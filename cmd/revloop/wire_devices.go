@@ -35,6 +35,13 @@ func wireDevices(ctx context.Context, a *app) error {
 		auth := devices.NewMQTTAuth(reg, devices.ServiceAccount{Username: ingestAccount, Secret: secret})
 		auth.SetLogger(log)
 		a.BrokerHooks = append(a.BrokerHooks, broker.Hook{Hook: auth})
+		if c := a.cfg; c.mqttTLSAddr != "" {
+			tlsCfg, err := devices.ServerTLSConfig(c.mqttTLSCert, c.mqttTLSKey, c.mqttTLSClientCA, false)
+			if err != nil {
+				return fmt.Errorf("--mqtt-tls-addr: %w", err)
+			}
+			a.BrokerTLS = tlsCfg
+		}
 		a.Runners = append(a.Runners, func(ctx context.Context) error { return auth.Run(ctx, 30*time.Second) })
 	}
 	a.Ingest.Devices = devices.NewChecker(reg, 10*time.Second)
