@@ -163,7 +163,7 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("broker: listen %s: %w", opts.Addr, err)
 	}
 	b.tcp = ln
-	if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
+	if err := srv.AddListener(listeners.NewNet("tcp", coalescingListener{ln})); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -174,7 +174,7 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 			return nil, fmt.Errorf("broker: listen tls %s: %w", opts.TLSAddr, err)
 		}
 		b.tls = tl
-		if err := srv.AddListener(listeners.NewNet("tls", tl)); err != nil {
+		if err := srv.AddListener(listeners.NewNet("tls", coalescingListener{tl})); err != nil {
 			ln.Close()
 			tl.Close()
 			return nil, fmt.Errorf("broker: %w", err)
