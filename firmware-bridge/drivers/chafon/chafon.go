@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
 	"periph.io/x/conn/v3"
 )
 
@@ -201,8 +202,7 @@ type Dev struct {
 	info Info
 
 	mu   sync.Mutex
-	stop chan struct{}
-	wg   sync.WaitGroup
+	loop loop.Loop[Round]
 }
 
 // New probes the reader with Get Reader Information and returns a Dev.
@@ -323,49 +323,21 @@ type Round struct {
 // SenseContinuous runs a round every interval until Halt. A failed round is
 // delivered with Err set and the rounds go on.
 func (d *Dev) SenseContinuous(interval time.Duration) (<-chan Round, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.stop != nil {
+	ch, err := d.loop.Start(interval, func() (Round, bool) {
+		tags, err := d.Sense()
+		return Round{Time: time.Now(), Tags: tags, Err: err}, true
+	})
+	switch {
+	case errors.Is(err, loop.ErrRunning):
 		return nil, errors.New("chafon: already sensing continuously")
+	case err != nil:
+		return nil, fmt.Errorf("chafon: interval %v: %w", interval, err)
 	}
-	if interval <= 0 {
-		return nil, fmt.Errorf("chafon: interval %v must be positive", interval)
-	}
-	d.stop = make(chan struct{})
-	stop := d.stop
-	out := make(chan Round, 1)
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		defer close(out)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			tags, err := d.Sense()
-			select {
-			case out <- Round{Time: time.Now(), Tags: tags, Err: err}:
-			case <-stop:
-				return
-			}
-			select {
-			case <-t.C:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	return out, nil
+	return ch, nil
 }
 
 // Halt stops continuous sensing.
 func (d *Dev) Halt() error {
-	d.mu.Lock()
-	stop := d.stop
-	d.stop = nil
-	d.mu.Unlock()
-	if stop != nil {
-		close(stop)
-		d.wg.Wait()
-	}
+	d.loop.Stop()
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
 	"periph.io/x/conn/v3/gpio"
 )
 
@@ -96,8 +97,7 @@ type Dev struct {
 
 	mu     sync.Mutex
 	window []float64
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	loop   loop.Loop[Weight]
 }
 
 // New powers the chip up, waits for its first conversion (the probe) and
@@ -307,50 +307,19 @@ func (d *Dev) Sense(w *Weight) error {
 
 // SenseContinuous senses every interval until Halt; errors end the stream.
 func (d *Dev) SenseContinuous(interval time.Duration) (<-chan Weight, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.stop != nil {
+	ch, err := d.loop.Start(interval, func() (Weight, bool) {
+		var w Weight
+		return w, d.Sense(&w) == nil
+	})
+	if errors.Is(err, loop.ErrRunning) {
 		return nil, errRunning
 	}
-	stop := make(chan struct{})
-	d.stop = stop
-	out := make(chan Weight, 1)
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		defer close(out)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			var w Weight
-			if err := d.Sense(&w); err != nil {
-				return
-			}
-			select {
-			case out <- w:
-			case <-stop:
-				return
-			}
-			select {
-			case <-t.C:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	return out, nil
+	return ch, err
 }
 
 // Halt stops continuous sensing and powers the chip down (PD_SCK high).
 func (d *Dev) Halt() error {
-	d.mu.Lock()
-	stop := d.stop
-	d.stop = nil
-	d.mu.Unlock()
-	if stop != nil {
-		close(stop)
-		d.wg.Wait()
-	}
+	d.loop.Stop()
 	if err := d.sck.Out(gpio.High); err != nil {
 		return fmt.Errorf("hx711: power down: %w", err)
 	}

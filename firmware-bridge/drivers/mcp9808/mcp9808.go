@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -49,8 +50,7 @@ type Dev struct {
 	doSleep func(time.Duration)
 
 	mu   sync.Mutex
-	stop chan struct{}
-	wg   sync.WaitGroup
+	loop loop.Loop[float64]
 }
 
 // New probes the MCP9808 at opts.Addr, sets its resolution and wakes it.
@@ -129,50 +129,19 @@ func (d *Dev) Sense(tempC *float64) error {
 
 // SenseContinuous senses every interval until Halt; errors end the stream.
 func (d *Dev) SenseContinuous(interval time.Duration) (<-chan float64, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.stop != nil {
+	ch, err := d.loop.Start(interval, func() (float64, bool) {
+		var c float64
+		return c, d.Sense(&c) == nil
+	})
+	if errors.Is(err, loop.ErrRunning) {
 		return nil, errRunning
 	}
-	stop := make(chan struct{})
-	d.stop = stop
-	out := make(chan float64, 1)
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		defer close(out)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			var c float64
-			if err := d.Sense(&c); err != nil {
-				return
-			}
-			select {
-			case out <- c:
-			case <-stop:
-				return
-			}
-			select {
-			case <-t.C:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	return out, nil
+	return ch, err
 }
 
 // Halt stops continuous sensing and puts the chip into shutdown.
 func (d *Dev) Halt() error {
-	d.mu.Lock()
-	stop := d.stop
-	d.stop = nil
-	d.mu.Unlock()
-	if stop != nil {
-		close(stop)
-		d.wg.Wait()
-	}
+	d.loop.Stop()
 	if err := d.d.Tx([]byte{regConfig, shutdown >> 8, 0x00}, nil); err != nil {
 		return fmt.Errorf("mcp9808: shutdown: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -52,8 +53,7 @@ type Dev struct {
 	doSleep  func(time.Duration)
 
 	mu   sync.Mutex
-	stop chan struct{}
-	wg   sync.WaitGroup
+	loop loop.Loop[Reading]
 }
 
 // Reading is one filtered measurement.
@@ -163,50 +163,19 @@ func Median(v []int) float64 {
 
 // SenseContinuous senses every interval until Halt; errors end the stream.
 func (d *Dev) SenseContinuous(interval time.Duration) (<-chan Reading, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.stop != nil {
+	ch, err := d.loop.Start(interval, func() (Reading, bool) {
+		var r Reading
+		return r, d.Sense(&r) == nil
+	})
+	if errors.Is(err, loop.ErrRunning) {
 		return nil, errRunning
 	}
-	stop := make(chan struct{})
-	d.stop = stop
-	out := make(chan Reading, 1)
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		defer close(out)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			var r Reading
-			if err := d.Sense(&r); err != nil {
-				return
-			}
-			select {
-			case out <- r:
-			case <-stop:
-				return
-			}
-			select {
-			case <-t.C:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	return out, nil
+	return ch, err
 }
 
 // Halt stops continuous sensing. The SRF02 draws little between rangings and
 // has no sleep command.
 func (d *Dev) Halt() error {
-	d.mu.Lock()
-	stop := d.stop
-	d.stop = nil
-	d.mu.Unlock()
-	if stop != nil {
-		close(stop)
-		d.wg.Wait()
-	}
+	d.loop.Stop()
 	return nil
 }
