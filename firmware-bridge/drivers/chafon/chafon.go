@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
@@ -201,7 +200,6 @@ type Dev struct {
 	opts Opts
 	info Info
 
-	mu   sync.Mutex
 	loop loop.Loop[Round]
 }
 

@@ -3,7 +3,6 @@ package mcp9808
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
@@ -49,7 +48,6 @@ type Dev struct {
 	opts    Opts
 	doSleep func(time.Duration)
 
-	mu   sync.Mutex
 	loop loop.Loop[float64]
 }
 

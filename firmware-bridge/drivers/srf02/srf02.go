@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
@@ -52,7 +51,6 @@ type Dev struct {
 	revision byte
 	doSleep  func(time.Duration)
 
-	mu   sync.Mutex
 	loop loop.Loop[Reading]
 }
 
