@@ -313,13 +313,14 @@ func (s *Service) request(ctx context.Context, day time.Time, in PlanInput) (vrp
 		after = next
 	}
 	if in.IncludeForecast && s.candidates != nil {
-		cs, err := s.candidates.Due(ctx, shiftEnd.Sub(s.opts.Now())+s.opts.Horizon/2)
+		// Bins due by the end of the shift plus the horizon.
+		cs, err := s.candidates.Due(ctx, shiftEnd.Sub(s.opts.Now())+s.opts.Horizon)
 		if err != nil {
 			return req, m, err
 		}
 		for _, c := range cs {
 			st, ok := sites[c.SiteID]
-			if !ok || c.FullAt.After(shiftEnd.Add(s.opts.Horizon)) {
+			if !ok {
 				continue
 			}
 			kg := c.Kg
