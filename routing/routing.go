@@ -180,10 +180,8 @@ type PlanView struct {
 
 // meta keeps what a plan's view needs besides the planner's own records.
 type meta struct {
-	Plates   map[string]string `json:"plates"`
-	Sites    map[string]string `json:"sites"` // stop id (pickup or bin:) -> site
-	Bins     map[string]string `json:"bins"`  // bin:<id> -> material
-	Requests []string          `json:"requests"`
+	Plates map[string]string `json:"plates"`
+	Sites  map[string]string `json:"sites"` // stop id (pickup or bin:) -> site
 }
 
 const candidatePrefix = "bin:"
@@ -252,7 +250,7 @@ func (s *Service) pickupStop(p dispatch.Pickup, site dispatch.Site) vrp.PlanPick
 
 // request gathers the day's open pickups, forecast candidates and vehicles.
 func (s *Service) request(ctx context.Context, day time.Time, in PlanInput) (vrp.PlanRequest, meta, error) {
-	m := meta{Plates: map[string]string{}, Sites: map[string]string{}, Bins: map[string]string{}}
+	m := meta{Plates: map[string]string{}, Sites: map[string]string{}}
 	sites, yard, err := s.sites(ctx)
 	if err != nil {
 		return vrp.PlanRequest{}, m, err
@@ -305,7 +303,6 @@ func (s *Service) request(ctx context.Context, day time.Time, in PlanInput) (vrp
 			}
 			req.Pickups = append(req.Pickups, s.pickupStop(p, st))
 			m.Sites[p.ID] = p.SiteID
-			m.Requests = append(m.Requests, p.ID)
 		}
 		if next == "" {
 			break
@@ -331,7 +328,6 @@ func (s *Service) request(ctx context.Context, day time.Time, in PlanInput) (vrp
 			req.Pickups = append(req.Pickups, vrp.PlanPickup{ID: id, At: vrp.LatLon{Lat: st.Location[1], Lon: st.Location[0]},
 				KG: kg, Service: s.opts.ServiceTime, Optional: true, Value: s.opts.CandidateValue})
 			m.Sites[id] = c.SiteID
-			m.Bins[id] = c.Material
 		}
 	}
 	return req, m, nil
