@@ -154,6 +154,7 @@ func (s *MQTTSource) Run(ctx context.Context, out chan<- Message) error {
 		SetCleanSession(false).
 		SetOrderMatters(false).
 		SetAutoAckDisabled(true).
+		SetStore(newAckStore()).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).
