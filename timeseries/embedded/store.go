@@ -186,9 +186,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("embedded open: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
+	// SQLite's page caches live outside the Go heap (and its memory limit):
+	// the writer appends to the tails of the tables' B-trees and needs
+	// little; every reader connection has its own.
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(full)&_pragma=temp_store(memory)&_pragma=cache_size(-32768)"
-	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+		"&_pragma=synchronous(full)&_pragma=temp_store(memory)"
+	wdb, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-8192)&_txlock=immediate")
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("embedded open: %w", err)
@@ -196,7 +199,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
-	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	rdb, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-4096)&_pragma=query_only(1)")
 	if err != nil {
 		wdb.Close()
 		lock.Close()
