@@ -57,6 +57,24 @@ func (b *bufferedConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// puback queues the acknowledgement of the QoS 1 publication id; it
+// reports false when the connection has failed or closed (the broker then
+// delivers the publication again on the next connection).
+func (b *bufferedConn) puback(id uint16) bool {
+	b.mu.Lock()
+	if b.err != nil || b.closed {
+		b.mu.Unlock()
+		return false
+	}
+	b.pending = append(b.pending, 0x40, 2, byte(id>>8), byte(id))
+	b.mu.Unlock()
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+	return true
+}
+
 func (b *bufferedConn) flusher() {
 	defer close(b.done)
 	var buf []byte

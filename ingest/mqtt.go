@@ -46,6 +46,9 @@ type MQTTSource struct {
 	cfg       MQTTConfig
 	client    paho.Client
 	connected atomic.Bool
+	// conn is the latest connection, on which acknowledgements are
+	// written directly (nil when paho's own dialer is in use).
+	conn atomic.Pointer[bufferedConn]
 
 	mu       sync.Mutex
 	space    *sync.Cond // signalled when the queue shrinks or closes
@@ -99,6 +102,13 @@ func (s *MQTTSource) Connected() bool { return s.connected.Load() }
 // stay unacknowledged and the broker delivers them again.
 func (s *MQTTSource) handle(_ paho.Client, m paho.Message) {
 	msg := Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now(), Ack: m.Ack}
+	if bc := s.conn.Load(); bc != nil && m.Qos() == 1 {
+		// The PUBACK is 4 bytes queued on the connection: paho's Ack
+		// formats a store key, allocates a packet and hands it to its
+		// writer goroutine through a channel for each message.
+		id := m.MessageID()
+		msg.Ack = func() { bc.puback(id) }
+	}
 	s.mu.Lock()
 	for len(s.queue) >= s.maxQueue && !s.closed {
 		s.space.Wait()
@@ -163,7 +173,11 @@ func (s *MQTTSource) Run(ctx context.Context, out chan<- Message) error {
 		SetKeepAlive(30 * time.Second).
 		SetResumeSubs(true).
 		SetCustomOpenConnectionFn(func(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
-			return DialMQTT(uri, s.cfg.TLSConfig, s.cfg.ConnectTimeout)
+			c, err := DialMQTT(uri, s.cfg.TLSConfig, s.cfg.ConnectTimeout)
+			if bc, ok := c.(*bufferedConn); ok && err == nil {
+				s.conn.Store(bc)
+			}
+			return c, err
 		}).
 		SetDefaultPublishHandler(s.handle).
 		SetOnConnectHandler(func(c paho.Client) {

@@ -1,6 +1,9 @@
 package ingest
 
 import (
+	"bytes"
+	"io"
+	"net"
 	"testing"
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
@@ -34,6 +37,39 @@ func TestAckStore(t *testing.T) {
 			s.Del(c.key)
 			if s.Get(c.key) != nil {
 				t.Fatal("still stored after Del")
+			}
+		})
+	}
+}
+
+func TestBufferedConnPuback(t *testing.T) {
+	cases := []struct {
+		name string
+		id   uint16
+		want []byte
+	}{
+		{"small id", 7, []byte{0x40, 2, 0, 7}},
+		{"two-byte id", 0x1234, []byte{0x40, 2, 0x12, 0x34}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer b.Close()
+			bc := newBufferedConn(a)
+			if !bc.puback(c.id) {
+				t.Fatal("puback on an open connection failed")
+			}
+			got := make([]byte, len(c.want))
+			if _, err := io.ReadFull(b, got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, c.want) {
+				t.Fatalf("wrote % x, want % x", got, c.want)
+			}
+			go io.Copy(io.Discard, b)
+			bc.Close()
+			if bc.puback(c.id) {
+				t.Fatal("puback on a closed connection reported success")
 			}
 		})
 	}
