@@ -113,8 +113,8 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		InlineClient:             true,
 		Logger:                   log.With("component", "mqtt-broker"),
 		SysTopicResendInterval:   0,
-		ClientNetWriteBufferSize: 4 << 10,
-		ClientNetReadBufferSize:  4 << 10,
+		ClientNetWriteBufferSize: 32 << 10,
+		ClientNetReadBufferSize:  16 << 10,
 	})
 	hasAuth := false
 	for _, h := range opts.Hooks {
