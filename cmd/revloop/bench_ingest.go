@@ -399,6 +399,24 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		default:
 		}
 	}
+	// Retained status messages would stay on the broker after the run and
+	// reach every later subscriber (later runs dead-letter them as unknown
+	// devices): clear them once the run is over.
+	defer func() {
+		var toks []paho.Token
+		cleared := map[string]bool{}
+		for _, m := range msgs {
+			if m.Retained && !cleared[m.Topic] {
+				cleared[m.Topic] = true
+				if c := pubs[devIndex[m.Device]]; c != nil && c.IsConnected() {
+					toks = append(toks, c.Publish(m.Topic, 1, true, []byte{}))
+				}
+			}
+		}
+		for _, t := range toks {
+			t.WaitTimeout(5 * time.Second)
+		}
+	}()
 	sent := make([]time.Time, len(msgs))
 	var (
 		ackTimes []time.Time // time at which the acked counter first reached k (index k-1)
