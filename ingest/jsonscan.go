@@ -212,6 +212,24 @@ func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
+// knownKeys are the member names the decoders look for, so that eachMember
+// hands them over without allocating a string per member. A raw key equal
+// to one of them has no escapes, so it decodes to itself.
+var knownKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{
+		"ts", "device", "vehicle", "lat", "lon", "speed_kmh", "heading_deg", "hdop", "sats", "odometer_km", "ignition",
+		"bin", "level_pct", "distance_mm", "temp_c", "tilt_deg", "battery_v", "container_height_cm",
+		"actual_filling_level_cm", "actual_filling_percentage",
+		"epc", "antenna", "rssi_dbm", "reads", "site", "kg", "stable",
+		"online", "firmware", "uptime_s", "config_version",
+		"bn", "bt", "bver", "n", "t", "v", "vb", "vs", "u", "ver",
+	} {
+		m[k] = k
+	}
+	return m
+}()
+
 // eachMember calls fn with the key (unquoted; escapes resolved) and the raw
 // value of every member of the object raw, which must be a scanned object.
 func eachMember(raw []byte, fn func(key string, val []byte) error) error {
@@ -227,9 +245,11 @@ func eachMember(raw []byte, fn func(key string, val []byte) error) error {
 		if err != nil {
 			return err
 		}
-		key, err := jsonString(raw[i:kend])
-		if err != nil {
-			return err
+		key, ok := knownKeys[string(raw[i+1:kend-1])]
+		if !ok {
+			if key, err = jsonString(raw[i:kend]); err != nil {
+				return err
+			}
 		}
 		i = skipWS(raw, kend)
 		i = skipWS(raw, i+1) // ':'
