@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,6 +87,19 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("bench ingest: %w", err)
 		}
 		f.bin = exe
+	}
+	if path := os.Getenv("REVLOOP_BENCH_CPU_PROFILE"); path != "" {
+		// The publishing side shares the cores with the measured pipeline;
+		// profile it like the child (REVLOOP_CPU_PROFILE).
+		pf, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("bench ingest: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("bench ingest: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Fprintf(e.stderr, "generating %d messages (sim mix, seed %d)...\n", f.n, f.seed)
 	msgs := renameDevices(sim.Messages(f.seed, f.n, 0), fmt.Sprintf("b%04x-", time.Now().UnixNano()&0xffff))
