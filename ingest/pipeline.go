@@ -541,9 +541,10 @@ func (p *Pipeline) observeStage(ctx context.Context, in <-chan *batch) {
 			if it.msg.Ack != nil {
 				it.msg.Ack()
 			}
-			p.m.Acked.Inc()
-			p.m.Inflight.Dec()
 		}
+		n := float64(len(b.items))
+		p.m.Acked.Add(n)
+		p.m.Inflight.Sub(n)
 	}
 }
 
