@@ -199,7 +199,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 	in := make(chan Message, o.QueueLen)
 	decoded := make(chan *item, o.QueueLen)
-	validated := make(chan *item, o.QueueLen)
 	enriched := make(chan *item, o.QueueLen)
 	batches := make(chan *batch, o.Writers)
 	written := make(chan *batch, o.Writers)
@@ -215,8 +214,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		dwg.Go(func() { p.decodeStage(in, decoded) })
 	}
 	wg.Go(func() { dwg.Wait(); close(decoded) })
-	wg.Go(func() { p.validateStage(wctx, decoded, validated) })
-	wg.Go(func() { p.enrichStage(wctx, validated, enriched) })
+	wg.Go(func() { p.validateStage(wctx, decoded, enriched) })
 	wg.Go(func() { p.batchStage(enriched, batches) })
 	var wwg sync.WaitGroup
 	for range o.Writers {
@@ -235,7 +233,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			case <-t.C:
 				p.m.queueDepth.WithLabelValues("decode").Set(float64(len(in)))
 				p.m.queueDepth.WithLabelValues("validate").Set(float64(len(decoded)))
-				p.m.queueDepth.WithLabelValues("enrich").Set(float64(len(validated)))
 				p.m.queueDepth.WithLabelValues("batch").Set(float64(len(enriched)))
 				p.m.queueDepth.WithLabelValues("write").Set(float64(len(batches)))
 				p.m.queueDepth.WithLabelValues("observe").Set(float64(len(written)))
@@ -305,7 +302,10 @@ func isDownlink(topic string) bool {
 	return err == nil && ch == revloop.ChannelConfig
 }
 
-// validateStage checks ranges, timestamps and, when configured, the device.
+// validateStage checks ranges, timestamps and, when configured, the device,
+// then enriches the item and builds its points. One goroutine does both:
+// a queue between them cost a hand-over per message and bought nothing,
+// both being sequential.
 func (p *Pipeline) validateStage(ctx context.Context, in <-chan *item, out chan<- *item) {
 	defer close(out)
 	for it := range in {
@@ -326,6 +326,7 @@ func (p *Pipeline) validateStage(ctx context.Context, in <-chan *item, out chan<
 		}
 		if it.dl == nil {
 			p.m.Decoded.Inc()
+			p.enrich(ctx, it)
 		}
 		out <- it
 	}
@@ -344,20 +345,14 @@ func (p *Pipeline) checkDevice(ctx context.Context, id revloop.DeviceID) (string
 	}
 }
 
-// enrichStage adds registry tags and builds the points.
-func (p *Pipeline) enrichStage(ctx context.Context, in <-chan *item, out chan<- *item) {
-	defer close(out)
-	for it := range in {
-		if it.dl == nil {
-			if p.deps.Enricher != nil {
-				if err := p.deps.Enricher.Enrich(ctx, &it.rec); err != nil {
-					p.log.Warn("ingest: enrich failed; storing as decoded", "device", it.rec.Device, "err", err)
-				}
-			}
-			it.points = AppendPoints(make([]timeseries.Point, 0, pointCount(&it.rec)), &it.rec)
+// enrich adds registry tags to a valid item and builds its points.
+func (p *Pipeline) enrich(ctx context.Context, it *item) {
+	if p.deps.Enricher != nil {
+		if err := p.deps.Enricher.Enrich(ctx, &it.rec); err != nil {
+			p.log.Warn("ingest: enrich failed; storing as decoded", "device", it.rec.Device, "err", err)
 		}
-		out <- it
 	}
+	it.points = AppendPoints(make([]timeseries.Point, 0, pointCount(&it.rec)), &it.rec)
 }
 
 func pointCount(r *Record) int {
