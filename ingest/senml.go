@@ -137,9 +137,10 @@ func lwm2mPath(name string) (obj, res string, ok bool) {
 	if !strings.HasPrefix(name, "/") {
 		return "", "", false
 	}
-	parts := strings.Split(strings.TrimPrefix(name, "/"), "/")
-	if len(parts) != 3 {
+	obj, rest, ok1 := strings.Cut(name[1:], "/")
+	_, res, ok2 := strings.Cut(rest, "/")
+	if !ok1 || !ok2 || strings.Contains(res, "/") {
 		return "", "", false
 	}
-	return parts[0], parts[2], true
+	return obj, res, true
 }
