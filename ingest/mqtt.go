@@ -97,9 +97,9 @@ func (s *MQTTSource) Subscription() string {
 func (s *MQTTSource) Connected() bool { return s.connected.Load() }
 
 // handle is the paho message handler. It only appends the message to the
-// source's bounded queue (waiting while it is full) and returns, so paho's
-// per-message goroutine ends at once; messages the pipeline no longer takes
-// stay unacknowledged and the broker delivers them again.
+// source's bounded queue (waiting while it is full) and returns at once;
+// messages the pipeline no longer takes stay unacknowledged and the broker
+// delivers them again.
 func (s *MQTTSource) handle(_ paho.Client, m paho.Message) {
 	msg := Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now(), Ack: m.Ack}
 	if bc := s.conn.Load(); bc != nil && m.Qos() == 1 {
@@ -162,7 +162,12 @@ func (s *MQTTSource) Run(ctx context.Context, out chan<- Message) error {
 		AddBroker(s.cfg.URL).
 		SetClientID(s.cfg.ClientID).
 		SetCleanSession(false).
-		SetOrderMatters(false).
+		// paho runs each handler in a goroutine of its own unless order
+		// matters; handle only appends to the queue, and a queue of
+		// 65535 or more cannot fill from one connection's in-flight
+		// messages, so it runs on paho's router instead. With a smaller
+		// queue handle may wait, and must not hold the router.
+		SetOrderMatters(s.maxQueue >= 65535).
 		SetAutoAckDisabled(true).
 		SetStore(newAckStore()).
 		SetAutoReconnect(true).
