@@ -168,13 +168,16 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	if opts.TLSAddr != "" && opts.TLSConfig != nil {
+		// Not coalesced: hooks identify devices by the connection's
+		// *tls.Conn (client certificates), and TLS records are not MQTT
+		// packets the coalescing could recognise anyway.
 		tl, err := tls.Listen("tcp", opts.TLSAddr, opts.TLSConfig)
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("broker: listen tls %s: %w", opts.TLSAddr, err)
 		}
 		b.tls = tl
-		if err := srv.AddListener(listeners.NewNet("tls", coalescingListener{tl})); err != nil {
+		if err := srv.AddListener(listeners.NewNet("tls", tl)); err != nil {
 			ln.Close()
 			tl.Close()
 			return nil, fmt.Errorf("broker: %w", err)
