@@ -26,11 +26,20 @@ serve=$!
 trap 'kill -INT $serve $sim 2>/dev/null; wait $serve 2>/dev/null' EXIT INT TERM
 sim=
 port=${http##*:}
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+# healthy asks /healthz with bash alone (no curl needed on a fresh machine).
+healthy() {
+  local line
+  exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null || return 1
+  printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  read -r -t 2 line <&3 || line=
+  exec 3<&- 3>&-
+  [[ $line == *" 200 "* ]]
+}
+for _ in $(seq 1 150); do
+  healthy && break
   sleep 0.2
 done
-curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { echo "run: revloop serve did not become healthy" >&2; exit 1; }
+healthy || { echo "run: revloop serve did not become healthy on :$port" >&2; exit 1; }
 
 cat <<MSG
 == revloop is running

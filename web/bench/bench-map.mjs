@@ -4,7 +4,7 @@
 //   node bench/bench-map.mjs [--vehicles 500] [--bins 5000] [--seconds 30]
 
 import { parseArgs } from "node:util";
-import { launchBrowser, startStack } from "../test/stack.mjs";
+import { launchBrowser, shiftMorning, startStack } from "../test/stack.mjs";
 
 const { values } = parseArgs({ options: { vehicles: { type: "string", default: "500" }, bins: { type: "string", default: "5000" }, seconds: { type: "string", default: "30" } } });
 const vehicles = Number(values.vehicles);
@@ -16,7 +16,9 @@ const browser = await launchBrowser();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   // A first pass fills the latest positions: backfill an hour at high speed.
-  await stack.simulateFor({ backlogSeconds: 3600, speedup: 600 });
+  // Both phases replay a morning shift, when the fleet is on the road.
+  const morning = shiftMorning();
+  await stack.simulateFor({ start: morning, durationSeconds: 3600, speedup: 600 });
   await page.goto(stack.base + "/");
   await page.fill("#token", stack.token);
   const t0 = Date.now();
@@ -28,7 +30,7 @@ try {
   // that gives each vehicle about ten fixes per second.
   const before = await page.evaluate(() => ({ n: Number(document.getElementById("live-map").dataset.events || 0), busy: Number(document.getElementById("live-map").dataset.busyMs || 0) }));
   const t1 = Date.now();
-  const offered = await stack.simulateFor({ backlogSeconds: seconds * 45, speedup: 46 });
+  const offered = await stack.simulateFor({ start: new Date(morning.getTime() + 3600e3), durationSeconds: seconds * 45, speedup: 45 });
   const liveSeconds = (Date.now() - t1) / 1000;
   await new Promise((r) => setTimeout(r, 2000));
   const after = await page.evaluate(() => ({ n: Number(document.getElementById("live-map").dataset.events || 0), busy: Number(document.getElementById("live-map").dataset.busyMs || 0) }));

@@ -90,12 +90,11 @@ export async function startStack({ vehicles = 10, bins = 100, speedup = 300, see
     stopSimulator() {
       if (sim) sim.kill("SIGINT");
     },
-    // simulateFor replays the last backlogSeconds of simulated time at
-    // speedup, stopping when it catches up with the clock, and resolves with
-    // the messages it sent.
-    simulateFor({ backlogSeconds, speedup }) {
+    // simulateFor replays durationSeconds of simulated time from start (a
+    // past Date) at speedup and resolves with the messages it sent.
+    simulateFor({ start, durationSeconds, speedup }) {
       return new Promise((resolve, reject) => {
-        const p = spawn(BIN, [...simArgs, "--start", `-${backlogSeconds}s`, "--speedup", String(speedup), "--duration", `${backlogSeconds}s`, "--stats-every", "1s"],
+        const p = spawn(BIN, [...simArgs, "--start", start.toISOString(), "--speedup", String(speedup), "--duration", `${durationSeconds}s`, "--stats-every", "1s"],
           { env, stdio: ["ignore", "ignore", "pipe"] });
         let last = "";
         p.stderr.on("data", (d) => {
