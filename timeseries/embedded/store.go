@@ -78,6 +78,8 @@ type Options struct {
 // newest position of every device is kept in memory, loaded at Open and
 // updated by Write, so LatestPositions costs O(devices).
 type Store struct {
+	timeseries.Typed // Positions, FillHistory, RFIDReads, Weights, Statuses
+
 	dir       string
 	lock      *os.File // holds the directory's advisory lock
 	log       *slog.Logger
@@ -236,6 +238,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("embedded open %s: %w", dir, err)
 	}
+	s.Typed = timeseries.Typed{P: s}
 	go s.flusher()
 	log.Info("time-series store opened", "dir", dir, "devices_with_position", len(s.latest))
 	return s, nil
@@ -606,47 +609,6 @@ func (s *Store) Points(ctx context.Context, measurement string, device revloop.D
 		return nil, fmt.Errorf("embedded query %s: %w", measurement, err)
 	}
 	return ps, nil
-}
-
-func convert[T any](ps []timeseries.Point, err error, f func(timeseries.Point) T) ([]T, error) {
-	if err != nil {
-		return nil, err
-	}
-	out := make([]T, len(ps))
-	for i, p := range ps {
-		out[i] = f(p)
-	}
-	return out, nil
-}
-
-// Positions returns a device's fixes with from <= ts < to, oldest first.
-func (s *Store) Positions(ctx context.Context, device revloop.DeviceID, from, to time.Time) ([]revloop.Position, error) {
-	ps, err := s.Points(ctx, revloop.MeasurementPosition, device, from, to)
-	return convert(ps, err, timeseries.PointPosition)
-}
-
-// FillHistory returns a fill sensor's readings with from <= ts < to, oldest first.
-func (s *Store) FillHistory(ctx context.Context, device revloop.DeviceID, from, to time.Time) ([]revloop.FillReading, error) {
-	ps, err := s.Points(ctx, revloop.MeasurementFill, device, from, to)
-	return convert(ps, err, timeseries.PointFill)
-}
-
-// RFIDReads returns a gate reader's reads with from <= ts < to, oldest first.
-func (s *Store) RFIDReads(ctx context.Context, device revloop.DeviceID, from, to time.Time) ([]revloop.RFIDRead, error) {
-	ps, err := s.Points(ctx, revloop.MeasurementRFIDRead, device, from, to)
-	return convert(ps, err, timeseries.PointRFID)
-}
-
-// Weights returns a scale's readings with from <= ts < to, oldest first.
-func (s *Store) Weights(ctx context.Context, device revloop.DeviceID, from, to time.Time) ([]revloop.WeightReading, error) {
-	ps, err := s.Points(ctx, revloop.MeasurementWeight, device, from, to)
-	return convert(ps, err, timeseries.PointWeight)
-}
-
-// Statuses returns a device's health reports with from <= ts < to, oldest first.
-func (s *Store) Statuses(ctx context.Context, device revloop.DeviceID, from, to time.Time) ([]revloop.DeviceStatus, error) {
-	ps, err := s.Points(ctx, revloop.MeasurementDeviceStatus, device, from, to)
-	return convert(ps, err, timeseries.PointStatus)
 }
 
 // Prune flushes pending points, then deletes, for every measurement with a

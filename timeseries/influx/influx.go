@@ -79,6 +79,8 @@ func (c Config) Validate() error {
 // Store writes to and reads from InfluxDB through influxdb-client-go/v2:
 // blocking writes of the caller's batches, Flux queries for reads.
 type Store struct {
+	timeseries.Typed // Positions, FillHistory, RFIDReads, Weights, Statuses
+
 	cfg    Config
 	log    *slog.Logger
 	client influxdb2.Client
@@ -116,14 +118,16 @@ func New(cfg Config) (*Store, error) {
 		SetMaxRetries(0). // the caller owns retries
 		SetApplicationName("revloop")
 	client := influxdb2.NewClientWithOptions(strings.TrimRight(cfg.URL, "/"), cfg.Token, opts)
-	return &Store{
+	s := &Store{
 		cfg:    cfg,
 		log:    log,
 		client: client,
 		write:  client.WriteAPIBlocking(cfg.Org, cfg.Bucket),
 		query:  client.QueryAPI(cfg.Org),
 		http:   hc,
-	}, nil
+	}
+	s.Typed = timeseries.Typed{P: s}
+	return s, nil
 }
 
 // Write sends points as one line-protocol request. When it returns nil
@@ -334,47 +338,6 @@ func (s *Store) LatestPositions(ctx context.Context, devices ...revloop.DeviceID
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
 	return out, nil
-}
-
-func convert[T any](ps []timeseries.Point, err error, f func(timeseries.Point) T) ([]T, error) {
-	if err != nil {
-		return nil, err
-	}
-	out := make([]T, len(ps))
-	for i, p := range ps {
-		out[i] = f(p)
-	}
-	return out, nil
-}
-
-// Positions returns a device's fixes with from <= ts < to, oldest first.
-func (s *Store) Positions(ctx context.Context, device revloop.DeviceID, from, to time.Time) ([]revloop.Position, error) {
-	ps, err := s.Points(ctx, revloop.MeasurementPosition, device, from, to)
-	return convert(ps, err, timeseries.PointPosition)
-}
-
-// FillHistory returns a fill sensor's readings with from <= ts < to, oldest first.
-func (s *Store) FillHistory(ctx context.Context, device revloop.DeviceID, from, to time.Time) ([]revloop.FillReading, error) {
-	ps, err := s.Points(ctx, revloop.MeasurementFill, device, from, to)
-	return convert(ps, err, timeseries.PointFill)
-}
-
-// RFIDReads returns a gate reader's reads with from <= ts < to, oldest first.
-func (s *Store) RFIDReads(ctx context.Context, device revloop.DeviceID, from, to time.Time) ([]revloop.RFIDRead, error) {
-	ps, err := s.Points(ctx, revloop.MeasurementRFIDRead, device, from, to)
-	return convert(ps, err, timeseries.PointRFID)
-}
-
-// Weights returns a scale's readings with from <= ts < to, oldest first.
-func (s *Store) Weights(ctx context.Context, device revloop.DeviceID, from, to time.Time) ([]revloop.WeightReading, error) {
-	ps, err := s.Points(ctx, revloop.MeasurementWeight, device, from, to)
-	return convert(ps, err, timeseries.PointWeight)
-}
-
-// Statuses returns a device's health reports with from <= ts < to, oldest first.
-func (s *Store) Statuses(ctx context.Context, device revloop.DeviceID, from, to time.Time) ([]revloop.DeviceStatus, error) {
-	ps, err := s.Points(ctx, revloop.MeasurementDeviceStatus, device, from, to)
-	return convert(ps, err, timeseries.PointStatus)
 }
 
 // Prune deletes, for every measurement with a retention, the points older
