@@ -138,39 +138,16 @@ func limit(n, def, most int) int {
 
 // Passages lists passages, oldest first.
 func (s *Service) Passages(ctx context.Context, f PassageFilter) ([]Passage, error) {
-	q := `SELECT ` + passageCols + ` FROM yard_passages WHERE 1 = 1`
-	var args []any
-	if f.Yard != "" {
-		q += ` AND yard = ?`
-		args = append(args, f.Yard)
-	}
-	if f.Reader != "" {
-		q += ` AND reader = ?`
-		args = append(args, string(f.Reader))
-	}
-	if f.EPC != "" {
-		q += ` AND epc = ?`
-		args = append(args, f.EPC)
-	}
-	if f.Vehicle != "" {
-		q += ` AND vehicle = ?`
-		args = append(args, f.Vehicle)
-	}
-	if !f.From.IsZero() {
-		q += ` AND first_ms >= ?`
-		args = append(args, store.Millis(f.From))
-	}
-	if !f.To.IsZero() {
-		q += ` AND first_ms < ?`
-		args = append(args, store.Millis(f.To))
-	}
-	q, args, err := afterTime(q, args, f.After, "first_ms", "id")
-	if err != nil {
+	w := where{q: `SELECT ` + passageCols + ` FROM yard_passages WHERE 1 = 1`}
+	w.eq("yard", f.Yard)
+	w.eq("reader", string(f.Reader))
+	w.eq("epc", f.EPC)
+	w.eq("vehicle", f.Vehicle)
+	w.span("first_ms", f.From, f.To)
+	if err := w.after(f.After, "first_ms", "id"); err != nil {
 		return nil, err
 	}
-	q += ` ORDER BY first_ms, id LIMIT ?`
-	args = append(args, limit(f.Limit, 100, 1000))
-	rows, err := s.db.Query(ctx, q, args...)
+	rows, err := s.db.Query(ctx, w.q+` ORDER BY first_ms, id LIMIT ?`, append(w.args, limit(f.Limit, 100, 1000))...)
 	if err != nil {
 		return nil, fmt.Errorf("passages: %w", err)
 	}

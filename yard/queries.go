@@ -205,46 +205,42 @@ type TransitionFilter struct {
 
 // Transitions lists recorded transitions, oldest first.
 func (s *Service) Transitions(ctx context.Context, f TransitionFilter) ([]Transition, error) {
-	q := `SELECT result FROM yard_transitions WHERE 1 = 1`
-	var args []any
-	if f.Yard != "" {
-		q += ` AND yard = ?`
-		args = append(args, f.Yard)
+	w := where{q: `SELECT result FROM yard_transitions WHERE 1 = 1`}
+	w.eq("yard", f.Yard)
+	w.eq("kind", f.Kind)
+	w.span("ts_ms", f.From, f.To)
+	if err := w.after(f.After, "ts_ms", "id"); err != nil {
+		return nil, err
 	}
-	if f.Kind != "" {
-		q += ` AND kind = ?`
-		args = append(args, f.Kind)
-	}
-	if !f.From.IsZero() {
-		q += ` AND ts_ms >= ?`
-		args = append(args, store.Millis(f.From))
-	}
-	if !f.To.IsZero() {
-		q += ` AND ts_ms < ?`
-		args = append(args, store.Millis(f.To))
-	}
-	q, args, err := afterTime(q, args, f.After, "ts_ms", "id")
+	rs, err := queryJSON[TransitionResult](ctx, s.db, "transitions", w.q+` ORDER BY ts_ms, id LIMIT ?`, append(w.args, limit(f.Limit, 100, 1000))...)
 	if err != nil {
 		return nil, err
 	}
-	q += ` ORDER BY ts_ms, id LIMIT ?`
-	args = append(args, limit(f.Limit, 100, 1000))
-	rows, err := s.db.Query(ctx, q, args...)
+	out := make([]Transition, len(rs))
+	for i, r := range rs {
+		out[i] = r.Transition
+	}
+	return out, nil
+}
+
+// queryJSON runs a query selecting one JSON document a row and decodes them.
+func queryJSON[T any](ctx context.Context, db *store.DB, op, q string, args ...any) ([]T, error) {
+	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("transitions: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer rows.Close()
-	out := []Transition{}
+	out := []T{}
 	for rows.Next() {
 		var body string
-		var r TransitionResult
+		var v T
 		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("transitions: %w", err)
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		if err := json.Unmarshal([]byte(body), &r); err != nil {
-			return nil, fmt.Errorf("transitions: %w", err)
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		out = append(out, r.Transition)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
@@ -334,22 +330,10 @@ type Balance struct {
 // MassBalance sums the transitions with from <= ts < to.
 func (s *Service) MassBalance(ctx context.Context, yard string, from, to time.Time) (Balance, error) {
 	b := Balance{Yard: yard, From: from, To: to, ByKind: []BalanceLine{}}
-	q := `SELECT kind, COUNT(*), SUM(kg_in), SUM(kg_out), SUM(loss_kg) FROM yard_transitions WHERE 1 = 1`
-	var args []any
-	if yard != "" {
-		q += ` AND yard = ?`
-		args = append(args, yard)
-	}
-	if !from.IsZero() {
-		q += ` AND ts_ms >= ?`
-		args = append(args, store.Millis(from))
-	}
-	if !to.IsZero() {
-		q += ` AND ts_ms < ?`
-		args = append(args, store.Millis(to))
-	}
-	q += ` GROUP BY kind ORDER BY kind`
-	rows, err := s.db.Query(ctx, q, args...)
+	w := where{q: `SELECT kind, COUNT(*), SUM(kg_in), SUM(kg_out), SUM(loss_kg) FROM yard_transitions WHERE 1 = 1`}
+	w.eq("yard", yard)
+	w.span("ts_ms", from, to)
+	rows, err := s.db.Query(ctx, w.q+` GROUP BY kind ORDER BY kind`, w.args...)
 	if err != nil {
 		return b, fmt.Errorf("mass balance: %w", err)
 	}

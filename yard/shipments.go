@@ -197,43 +197,11 @@ func (s *Service) Shipment(ctx context.Context, id string) (Shipment, error) {
 
 // Shipments lists shipments with from <= ts < to, oldest first.
 func (s *Service) Shipments(ctx context.Context, f ShipmentFilter) ([]Shipment, error) {
-	yard, from, to, n := f.Yard, f.From, f.To, f.Limit
-	q := `SELECT body FROM yard_shipments WHERE 1 = 1`
-	var args []any
-	if yard != "" {
-		q += ` AND yard = ?`
-		args = append(args, yard)
-	}
-	if !from.IsZero() {
-		q += ` AND ts_ms >= ?`
-		args = append(args, store.Millis(from))
-	}
-	if !to.IsZero() {
-		q += ` AND ts_ms < ?`
-		args = append(args, store.Millis(to))
-	}
-	q, args, err := afterTime(q, args, f.After, "ts_ms", "id")
-	if err != nil {
+	w := where{q: `SELECT body FROM yard_shipments WHERE 1 = 1`}
+	w.eq("yard", f.Yard)
+	w.span("ts_ms", f.From, f.To)
+	if err := w.after(f.After, "ts_ms", "id"); err != nil {
 		return nil, err
 	}
-	q += ` ORDER BY ts_ms, id LIMIT ?`
-	args = append(args, limit(n, 100, 1000))
-	rows, err := s.db.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("shipments: %w", err)
-	}
-	defer rows.Close()
-	out := []Shipment{}
-	for rows.Next() {
-		var body string
-		var sh Shipment
-		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("shipments: %w", err)
-		}
-		if err := json.Unmarshal([]byte(body), &sh); err != nil {
-			return nil, fmt.Errorf("shipments: %w", err)
-		}
-		out = append(out, sh)
-	}
-	return out, rows.Err()
+	return queryJSON[Shipment](ctx, s.db, "shipments", w.q+` ORDER BY ts_ms, id LIMIT ?`, append(w.args, limit(f.Limit, 100, 1000))...)
 }

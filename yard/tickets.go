@@ -166,22 +166,12 @@ type TicketFilter struct {
 
 // Tickets lists the current versions of tickets, by yard and number.
 func (s *Service) Tickets(ctx context.Context, f TicketFilter) ([]Ticket, error) {
-	q := `SELECT ` + ticketCols + ` FROM yard_tickets WHERE current`
-	var args []any
-	for _, c := range []struct{ col, v string }{{"yard", f.Yard}, {"vehicle", f.Vehicle}, {"status", f.Status}} {
-		if c.v != "" {
-			q += ` AND ` + c.col + ` = ?`
-			args = append(args, c.v)
-		}
-	}
-	if !f.From.IsZero() {
-		q += ` AND created_ms >= ?`
-		args = append(args, store.Millis(f.From))
-	}
-	if !f.To.IsZero() {
-		q += ` AND created_ms < ?`
-		args = append(args, store.Millis(f.To))
-	}
+	w := where{q: `SELECT ` + ticketCols + ` FROM yard_tickets WHERE current`}
+	w.eq("yard", f.Yard)
+	w.eq("vehicle", f.Vehicle)
+	w.eq("status", f.Status)
+	w.span("created_ms", f.From, f.To)
+	q, args := w.q, w.args
 	if f.After != "" {
 		i := strings.LastIndex(f.After, "|")
 		n, err := strconv.ParseInt(f.After[i+1:], 10, 64)

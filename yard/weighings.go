@@ -36,31 +36,14 @@ type WeighingFilter struct {
 
 // Weighings lists weighings, oldest first.
 func (s *Service) Weighings(ctx context.Context, f WeighingFilter) ([]Weighing, error) {
-	q := `SELECT scale, ts_ms, yard, kg, spread_kg, readings, flag_stable, status, ticket FROM yard_weighings WHERE 1 = 1`
-	var args []any
-	if f.Yard != "" {
-		q += ` AND yard = ?`
-		args = append(args, f.Yard)
-	}
-	if f.Status != "" {
-		q += ` AND status = ?`
-		args = append(args, f.Status)
-	}
-	if !f.From.IsZero() {
-		q += ` AND ts_ms >= ?`
-		args = append(args, store.Millis(f.From))
-	}
-	if !f.To.IsZero() {
-		q += ` AND ts_ms < ?`
-		args = append(args, store.Millis(f.To))
-	}
-	q, args, err := afterTime(q, args, f.After, "ts_ms", "scale")
-	if err != nil {
+	w := where{q: `SELECT scale, ts_ms, yard, kg, spread_kg, readings, flag_stable, status, ticket FROM yard_weighings WHERE 1 = 1`}
+	w.eq("yard", f.Yard)
+	w.eq("status", f.Status)
+	w.span("ts_ms", f.From, f.To)
+	if err := w.after(f.After, "ts_ms", "scale"); err != nil {
 		return nil, err
 	}
-	q += ` ORDER BY ts_ms, scale LIMIT ?`
-	args = append(args, limit(f.Limit, 100, 10000))
-	rows, err := s.db.Query(ctx, q, args...)
+	rows, err := s.db.Query(ctx, w.q+` ORDER BY ts_ms, scale LIMIT ?`, append(w.args, limit(f.Limit, 100, 10000))...)
 	if err != nil {
 		return nil, fmt.Errorf("weighings: %w", err)
 	}
