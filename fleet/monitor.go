@@ -102,11 +102,13 @@ func (m *Monitor) loadOpen(ctx context.Context) error {
 	return nil
 }
 
-// condition raises (on) or resolves (off) the condition alert key.
-func (m *Monitor) condition(ctx context.Context, on, off bool, a alerts.Alert) error {
+// condition raises (on) or resolves (off) the condition alert key; the
+// alert's detail is built only when it is raised.
+func (m *Monitor) condition(ctx context.Context, on, off bool, a alerts.Alert, detail func() json.RawMessage) error {
 	key := a.OpenKey
 	switch {
 	case on && !m.open[key]:
+		a.Detail = detail()
 		if _, err := m.alerts.RaiseNow(ctx, a); err != nil {
 			return err
 		}
@@ -174,8 +176,8 @@ func (m *Monitor) check(ctx context.Context, st *sensorState, r revloop.FillRead
 	if !math.IsNaN(r.LevelPct) {
 		a := base
 		a.Kind, a.OpenKey = alerts.KindBinFull, alerts.KindBinFull+":"+subject
-		a.Detail = detail("level_pct", r.LevelPct, "threshold_pct", threshold)
-		if err := m.condition(ctx, r.LevelPct >= threshold, r.LevelPct < threshold-m.opts.FullClearPct, a); err != nil {
+		if err := m.condition(ctx, r.LevelPct >= threshold, r.LevelPct < threshold-m.opts.FullClearPct, a,
+			func() json.RawMessage { return detail("level_pct", r.LevelPct, "threshold_pct", threshold) }); err != nil {
 			return err
 		}
 	}
@@ -195,16 +197,18 @@ func (m *Monitor) check(ctx context.Context, st *sensorState, r revloop.FillRead
 		hot := r.TempC >= m.opts.FireTempC || rise >= m.opts.FireRiseC
 		a := base
 		a.Kind, a.OpenKey = alerts.KindFireSuspicion, alerts.KindFireSuspicion+":"+subject
-		a.Detail = detail("temp_c", r.TempC, "rise_c", math.Round(rise*10)/10, "limit_c", m.opts.FireTempC)
-		if err := m.condition(ctx, hot, r.TempC < m.opts.FireTempC-10 && rise < m.opts.FireRiseC/2, a); err != nil {
+		if err := m.condition(ctx, hot, r.TempC < m.opts.FireTempC-10 && rise < m.opts.FireRiseC/2, a,
+			func() json.RawMessage {
+				return detail("temp_c", r.TempC, "rise_c", math.Round(rise*10)/10, "limit_c", m.opts.FireTempC)
+			}); err != nil {
 			return err
 		}
 	}
 	if !math.IsNaN(r.TiltDeg) {
 		a := base
 		a.Kind, a.OpenKey = alerts.KindTilt, alerts.KindTilt+":"+subject
-		a.Detail = detail("tilt_deg", r.TiltDeg, "limit_deg", m.opts.TiltDeg)
-		if err := m.condition(ctx, r.TiltDeg >= m.opts.TiltDeg, r.TiltDeg < m.opts.TiltDeg/2, a); err != nil {
+		if err := m.condition(ctx, r.TiltDeg >= m.opts.TiltDeg, r.TiltDeg < m.opts.TiltDeg/2, a,
+			func() json.RawMessage { return detail("tilt_deg", r.TiltDeg, "limit_deg", m.opts.TiltDeg) }); err != nil {
 			return err
 		}
 	}
