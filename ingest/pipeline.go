@@ -200,7 +200,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	in := make(chan Message, o.QueueLen)
 	decoded := make(chan *item, o.QueueLen)
 	enriched := make(chan *item, o.QueueLen)
-	batches := make(chan *batch, o.Writers)
+	batches := make(chan *batch) // unbuffered: a send succeeds only when a writer is idle
 	written := make(chan *batch, o.Writers)
 
 	var wg sync.WaitGroup
@@ -363,12 +363,19 @@ func pointCount(r *Record) int {
 	return n
 }
 
-// batchStage groups items into batches by size and time.
+// batchStage groups items into batches by size and time. Besides the two
+// limits it commits as a group: once a batch holds an eighth of BatchPoints,
+// it goes to a writer as soon as one is idle and no message is waiting.
+// Ingest is acknowledged only after the write, so the broker's in-flight
+// window bounds what is in the pipeline; a batch that waited for a full
+// BatchPoints or for BatchDelay while that window is smaller would leave
+// the writers idle and the throughput bounded by window/BatchDelay.
 func (p *Pipeline) batchStage(in <-chan *item, out chan<- *batch) {
 	defer close(out)
 	var (
 		cur   *batch
 		timer = time.NewTimer(time.Hour)
+		early = max(p.opts.BatchPoints/8, 1)
 	)
 	timer.Stop()
 	flush := func() {
@@ -379,6 +386,10 @@ func (p *Pipeline) batchStage(in <-chan *item, out chan<- *batch) {
 		}
 	}
 	for {
+		var idle chan<- *batch // nil (never ready) unless a group commit may go
+		if cur != nil && cur.points >= early && len(in) == 0 {
+			idle = out
+		}
 		select {
 		case it, ok := <-in:
 			if !ok {
@@ -398,6 +409,9 @@ func (p *Pipeline) batchStage(in <-chan *item, out chan<- *batch) {
 			if cur.points >= p.opts.BatchPoints {
 				flush()
 			}
+		case idle <- cur:
+			timer.Stop()
+			cur = nil
 		case <-timer.C:
 			flush()
 		}

@@ -238,3 +238,35 @@ func TestPipelineDrainsOnShutdown(t *testing.T) {
 		t.Errorf("after shutdown stored %d, acked %d; want 100 and 100", st.n.Load(), src.acked.Load())
 	}
 }
+
+// TestPipelineCommitsAsAGroup checks that a batch goes to an idle writer
+// once nothing else is waiting, without waiting for BatchPoints or
+// BatchDelay: the broker's in-flight window may be smaller than a batch.
+func TestPipelineCommitsAsAGroup(t *testing.T) {
+	now := time.Now()
+	var msgs []Message
+	for i := range 300 {
+		msgs = append(msgs, gpsMsg("truck-1", i, now))
+	}
+	src := &sliceSource{msgs: msgs}
+	st := &memStore{}
+	p, err := New(nil, Options{BatchPoints: 800, BatchDelay: time.Hour}, Deps{Source: src, Store: st, DeadLetters: &memDLQ{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for src.acked.Load() < 300 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	acked := src.acked.Load()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if acked != 300 || st.count() != 300 {
+		t.Fatalf("before shutdown: acked %d, stored %d; want 300 (a batch of 300 of 800 points waited for its hour)", acked, st.count())
+	}
+}

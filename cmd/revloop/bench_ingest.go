@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,6 +26,7 @@ import (
 	"github.com/revloop/revloop"
 	"github.com/revloop/revloop/devices"
 	"github.com/revloop/revloop/ingest"
+	"github.com/revloop/revloop/internal/mqttpub"
 	"github.com/revloop/revloop/sim"
 	"github.com/revloop/revloop/store"
 )
@@ -66,7 +66,7 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 	set.StringVar(&f.configs, "config", "embedded", "comma-separated configurations: embedded (revloop serve child: embedded broker and stores), mosquitto-influx (revloop ingest child against --mqtt-url and --influx-url)")
 	set.IntVar(&f.n, "n", 200000, "messages to publish")
 	set.Float64Var(&f.rate, "rate", 0, "publish rate in msgs/s (0: as fast as the broker takes them)")
-	set.IntVar(&f.publishers, "publishers", 8, "publishing MQTT connections")
+	set.IntVar(&f.publishers, "publishers", 8, "publishing goroutines (the devices, one connection each, are spread over them)")
 	set.IntVar(&f.window, "window", 512, "unacknowledged publications per connection")
 	set.StringVar(&f.mqttURL, "mqtt-url", "", "external broker for mosquitto-influx, e.g. tcp://127.0.0.1:18830")
 	set.StringVar(&f.influxURL, "influx-url", "", "InfluxDB for mosquitto-influx, e.g. http://127.0.0.1:18086")
@@ -377,7 +377,11 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 			devList = append(devList, m.Device)
 		}
 	}
-	pubs := make([]paho.Client, len(devList))
+	uri, err := url.Parse(brokerURL)
+	if err != nil {
+		return res, err
+	}
+	pubs := make([]*mqttpub.Conn, len(devList))
 	{
 		var wg sync.WaitGroup
 		errs := make(chan error, len(devList))
@@ -386,16 +390,14 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				o := paho.NewClientOptions().AddBroker(brokerURL).
-					SetClientID(string(dev)).SetUsername(string(dev)).SetPassword(creds[dev]).SetCleanSession(true).
-					SetOrderMatters(false).SetAutoReconnect(false).SetConnectTimeout(30 * time.Second).
-					SetWriteTimeout(30 * time.Second).
-					SetCustomOpenConnectionFn(func(uri *url.URL, _ paho.ClientOptions) (net.Conn, error) {
-						return ingest.DialMQTT(uri, nil, 30*time.Second)
-					})
-				c := paho.NewClient(o)
-				if tok := c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-					errs <- fmt.Errorf("publisher %s connect: %v", dev, tok.Error())
+				nc, err := ingest.DialMQTT(uri, nil, 30*time.Second)
+				if err != nil {
+					errs <- fmt.Errorf("publisher %s: %w", dev, err)
+					return
+				}
+				c, err := mqttpub.Connect(nc, mqttpub.Options{ClientID: string(dev), Username: string(dev), Password: creds[dev], Window: f.window})
+				if err != nil {
+					errs <- err
 					return
 				}
 				pubs[i] = c
@@ -404,7 +406,7 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		wg.Wait()
 		for _, c := range pubs {
 			if c != nil {
-				defer c.Disconnect(100)
+				defer c.Close()
 			}
 		}
 		select {
@@ -417,18 +419,15 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 	// reach every later subscriber (later runs dead-letter them as unknown
 	// devices): clear them once the run is over.
 	defer func() {
-		var toks []paho.Token
 		cleared := map[string]bool{}
 		for _, m := range msgs {
 			if m.Retained && !cleared[m.Topic] {
 				cleared[m.Topic] = true
-				if c := pubs[devIndex[m.Device]]; c != nil && c.IsConnected() {
-					toks = append(toks, c.Publish(m.Topic, 1, true, []byte{}))
-				}
+				pubs[devIndex[m.Device]].Publish(m.Topic, nil, true)
 			}
 		}
-		for _, t := range toks {
-			t.WaitTimeout(5 * time.Second)
+		for _, c := range pubs {
+			c.Drain(5 * time.Second)
 		}
 	}()
 	sent := make([]time.Time, len(msgs))
@@ -449,7 +448,6 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		var errMu sync.Mutex
 		for w := range f.publishers {
 			wg.Go(func() {
-				window := make(chan paho.Token, f.window)
 				for i := range msgs {
 					di := devIndex[msgs[i].Device]
 					if di%f.publishers != w {
@@ -461,27 +459,23 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 							time.Sleep(d)
 						}
 					}
-					if len(window) == cap(window) {
-						tok := <-window
-						tok.Wait()
-						if tok.Error() != nil {
-							errMu.Lock()
-							firstErr = tok.Error()
-							errMu.Unlock()
-							return
-						}
-					}
 					m := msgs[i]
 					sent[i] = time.Now()
-					window <- pubs[di].Publish(m.Topic, 1, m.Retained, m.Payload)
-				}
-				for len(window) > 0 {
-					tok := <-window
-					tok.Wait()
+					if err := pubs[di].Publish(m.Topic, m.Payload, m.Retained); err != nil {
+						errMu.Lock()
+						firstErr = err
+						errMu.Unlock()
+						return
+					}
 				}
 			})
 		}
 		wg.Wait()
+		for _, c := range pubs {
+			if err := c.Drain(60 * time.Second); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
 		pubDone <- firstErr
 	}()
 	var pubElapsed time.Duration
