@@ -41,6 +41,7 @@ type benchIngestFlags struct {
 	rate         float64
 	publishers   int
 	window       int
+	sharedConns  int
 	mqttURL      string
 	influxURL    string
 	influxToken  string
@@ -68,6 +69,7 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 	set.Float64Var(&f.rate, "rate", 0, "publish rate in msgs/s (0: as fast as the broker takes them)")
 	set.IntVar(&f.publishers, "publishers", 8, "publishing goroutines (the devices, one connection each, are spread over them)")
 	set.IntVar(&f.window, "window", 512, "unacknowledged publications per connection")
+	set.IntVar(&f.sharedConns, "shared-conns", 0, "0: one connection per device, with its credentials (as devices connect); N: N anonymous connections carrying all devices' messages, like gateways (needs a broker without per-device ACL, e.g. the test Mosquitto)")
 	set.StringVar(&f.mqttURL, "mqtt-url", "", "external broker for mosquitto-influx, e.g. tcp://127.0.0.1:18830")
 	set.StringVar(&f.influxURL, "influx-url", "", "InfluxDB for mosquitto-influx, e.g. http://127.0.0.1:18086")
 	set.StringVar(&f.influxToken, "influx-token", os.Getenv("REVLOOP_INFLUX_TOKEN"), "InfluxDB token or user:password (default: env REVLOOP_INFLUX_TOKEN)")
@@ -78,8 +80,8 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 	if err := set.Parse(args); err != nil {
 		return err
 	}
-	if f.n <= 0 || f.publishers <= 0 || f.window <= 0 {
-		return errors.New("bench ingest: --n, --publishers and --window must be positive")
+	if f.n <= 0 || f.publishers <= 0 || f.window <= 0 || f.sharedConns < 0 {
+		return errors.New("bench ingest: --n, --publishers and --window must be positive, --shared-conns not negative")
 	}
 	if f.bin == "" {
 		exe, err := os.Executable()
@@ -381,21 +383,35 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 	if err != nil {
 		return res, err
 	}
-	pubs := make([]*mqttpub.Conn, len(devList))
+	// connOf maps a device to its connection in conns.
+	nConns := len(devList)
+	if f.sharedConns > 0 {
+		nConns = f.sharedConns
+	}
+	connOf := make([]int, len(devList))
+	for i := range connOf {
+		connOf[i] = i % nConns
+	}
+	pubs := make([]*mqttpub.Conn, nConns)
 	{
 		var wg sync.WaitGroup
-		errs := make(chan error, len(devList))
+		errs := make(chan error, nConns)
 		sem := make(chan struct{}, 16)
-		for i, dev := range devList {
+		for i := range nConns {
+			o := mqttpub.Options{ClientID: fmt.Sprintf("%s-pub-%d", clientID, i), Window: f.window}
+			if f.sharedConns == 0 {
+				dev := string(devList[i])
+				o.ClientID, o.Username, o.Password = dev, dev, creds[devList[i]]
+			}
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
 				nc, err := ingest.DialMQTT(uri, nil, 30*time.Second)
 				if err != nil {
-					errs <- fmt.Errorf("publisher %s: %w", dev, err)
+					errs <- fmt.Errorf("publisher %s: %w", o.ClientID, err)
 					return
 				}
-				c, err := mqttpub.Connect(nc, mqttpub.Options{ClientID: string(dev), Username: string(dev), Password: creds[dev], Window: f.window})
+				c, err := mqttpub.Connect(nc, o)
 				if err != nil {
 					errs <- err
 					return
@@ -423,7 +439,7 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		for _, m := range msgs {
 			if m.Retained && !cleared[m.Topic] {
 				cleared[m.Topic] = true
-				pubs[devIndex[m.Device]].Publish(m.Topic, nil, true)
+				pubs[connOf[devIndex[m.Device]]].Publish(m.Topic, nil, true)
 			}
 		}
 		for _, c := range pubs {
@@ -461,7 +477,7 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 					}
 					m := msgs[i]
 					sent[i] = time.Now()
-					if err := pubs[di].Publish(m.Topic, m.Payload, m.Retained); err != nil {
+					if err := pubs[connOf[di]].Publish(m.Topic, m.Payload, m.Retained); err != nil {
 						errMu.Lock()
 						firstErr = err
 						errMu.Unlock()
