@@ -31,6 +31,62 @@ func BenchmarkDecodeSimMix(b *testing.B) {
 	}
 }
 
+// BenchmarkIngestMix measures the per-message work of the decode stage on
+// the simulator's realistic mix: Decode, Validate and AppendPoints into a
+// slice sized like the pipeline's. The sub-benchmarks split the mix by
+// channel and payload form.
+func BenchmarkIngestMix(b *testing.B) {
+	msgs := sim.Messages(1, 20000, 0)
+	b.Run("mix", func(b *testing.B) { benchIngest(b, msgs) })
+	forms := map[string][]sim.Message{}
+	var order []string
+	for _, m := range msgs {
+		k := string(m.Channel) + "-" + payloadForm(m.Payload)
+		if _, ok := forms[k]; !ok {
+			order = append(order, k)
+		}
+		forms[k] = append(forms[k], m)
+	}
+	for _, k := range order {
+		b.Run(k, func(b *testing.B) { benchIngest(b, forms[k]) })
+	}
+}
+
+func payloadForm(p []byte) string {
+	switch kindOf(p) {
+	case kindNMEA:
+		return "nmea"
+	case kindArray:
+		if raw, err := jsonTop(p); err == nil && isSenML(raw) {
+			return "senml"
+		}
+		return "array"
+	}
+	return "json"
+}
+
+func benchIngest(b *testing.B, msgs []sim.Message) {
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		m := msgs[i%len(msgs)]
+		rec, err := Decode(m.Topic, m.Payload, m.SendTime)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := Validate(&rec, m.SendTime, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+		n := len(rec.Positions) + len(rec.Fills) + len(rec.Reads) + len(rec.Weights)
+		if rec.Status != nil {
+			n++
+		}
+		if pts := AppendPoints(make([]timeseries.Point, 0, n), &rec); len(pts) != n {
+			b.Fatalf("%d points, want %d", len(pts), n)
+		}
+	}
+}
+
+
 // BenchmarkPipeline measures the stages without MQTT or a real store.
 func BenchmarkPipeline(b *testing.B) {
 	msgs := sim.Messages(1, 10000, 0)
