@@ -198,8 +198,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer stopDrain()
 
 	in := make(chan Message, o.QueueLen)
-	decoded := make(chan *item, o.QueueLen)
-	enriched := make(chan *item, o.QueueLen)
+	// The queues between stages carry chunks of up to chunkMax messages.
+	chunks := max(o.QueueLen/chunkMax, 1)
+	decoded := make(chan []*item, chunks)
+	enriched := make(chan []*item, chunks)
 	batches := make(chan *batch) // unbuffered: a send succeeds only when a writer is idle
 	written := make(chan *batch, o.Writers)
 
@@ -266,34 +268,69 @@ func (p *Pipeline) rejectItem(it *item, err error) {
 	it.points = nil
 }
 
-// decodeStage checks size and topic and decodes the payload.
-func (p *Pipeline) decodeStage(in <-chan Message, out chan<- *item) {
+// chunkMax bounds how many messages a stage hands to the next at once.
+// Passing chunks instead of single messages costs one hand-over (and at
+// most one goroutine wake-up) per chunk; under load the chunks fill, at
+// low rates they hold one message and add no delay.
+const chunkMax = 256
+
+// decodeStage checks size and topic and decodes the payload of whatever
+// messages are waiting, and passes them on as one chunk.
+func (p *Pipeline) decodeStage(in <-chan Message, out chan<- []*item) {
+	msgs := make([]Message, 0, chunkMax)
 	for msg := range in {
-		p.m.Received.Inc()
-		p.m.Inflight.Inc()
-		if msg.Received.IsZero() {
-			msg.Received = p.opts.Now()
-		}
-		it := &item{msg: msg}
-		switch {
-		case len(msg.Payload) > p.opts.MaxPayloadBytes:
-			p.rejectItem(it, reject(ReasonOversized, "payload of %d bytes exceeds the limit of %d", len(msg.Payload), p.opts.MaxPayloadBytes))
-		case isDownlink(msg.Topic):
-			// revloop's own retained config downlinks: nothing to store.
-			if msg.Ack != nil {
-				msg.Ack()
-			}
-			p.m.Inflight.Dec()
-			continue
-		default:
-			rec, err := Decode(msg.Topic, msg.Payload, msg.Received)
-			if err != nil {
-				p.rejectItem(it, err)
-			} else {
-				it.rec = rec
+		msgs = append(msgs[:0], msg)
+	drain:
+		for len(msgs) < chunkMax {
+			select {
+			case m, ok := <-in:
+				if !ok {
+					break drain
+				}
+				msgs = append(msgs, m)
+			default:
+				break drain
 			}
 		}
-		out <- it
+		n := float64(len(msgs))
+		p.m.Received.Add(n)
+		p.m.Inflight.Add(n)
+		now := time.Time{}
+		store := make([]item, len(msgs))
+		chunk := make([]*item, 0, len(msgs))
+		for i, msg := range msgs {
+			msgs[i] = Message{}
+			if msg.Received.IsZero() {
+				if now.IsZero() {
+					now = p.opts.Now()
+				}
+				msg.Received = now
+			}
+			it := &store[i]
+			it.msg = msg
+			switch {
+			case len(msg.Payload) > p.opts.MaxPayloadBytes:
+				p.rejectItem(it, reject(ReasonOversized, "payload of %d bytes exceeds the limit of %d", len(msg.Payload), p.opts.MaxPayloadBytes))
+			case isDownlink(msg.Topic):
+				// revloop's own retained config downlinks: nothing to store.
+				if msg.Ack != nil {
+					msg.Ack()
+				}
+				p.m.Inflight.Dec()
+				continue
+			default:
+				rec, err := Decode(msg.Topic, msg.Payload, msg.Received)
+				if err != nil {
+					p.rejectItem(it, err)
+				} else {
+					it.rec = rec
+				}
+			}
+			chunk = append(chunk, it)
+		}
+		if len(chunk) > 0 {
+			out <- chunk
+		}
 	}
 }
 
@@ -306,29 +343,37 @@ func isDownlink(topic string) bool {
 // then enriches the item and builds its points. One goroutine does both:
 // a queue between them cost a hand-over per message and bought nothing,
 // both being sequential.
-func (p *Pipeline) validateStage(ctx context.Context, in <-chan *item, out chan<- *item) {
+func (p *Pipeline) validateStage(ctx context.Context, in <-chan []*item, out chan<- []*item) {
 	defer close(out)
-	for it := range in {
-		if it.dl == nil {
-			if err := Validate(&it.rec, it.msg.Received, p.opts.Limits); err != nil {
-				p.rejectItem(it, err)
+	for chunk := range in {
+		kept := chunk[:0]
+		decoded := 0
+		for _, it := range chunk {
+			if it.dl == nil {
+				if err := Validate(&it.rec, it.msg.Received, p.opts.Limits); err != nil {
+					p.rejectItem(it, err)
+				}
 			}
-		}
-		if it.dl == nil && p.deps.Devices != nil {
-			reason, err := p.checkDevice(ctx, it.rec.Device)
-			if err != nil {
-				p.drop(it)
-				continue
+			if it.dl == nil && p.deps.Devices != nil {
+				reason, err := p.checkDevice(ctx, it.rec.Device)
+				if err != nil {
+					p.drop(it)
+					continue
+				}
+				if reason != "" {
+					p.rejectItem(it, reject(ReasonDeviceRejected, "%s", reason))
+				}
 			}
-			if reason != "" {
-				p.rejectItem(it, reject(ReasonDeviceRejected, "%s", reason))
+			if it.dl == nil {
+				decoded++
+				p.enrich(ctx, it)
 			}
+			kept = append(kept, it)
 		}
-		if it.dl == nil {
-			p.m.Decoded.Inc()
-			p.enrich(ctx, it)
+		p.m.Decoded.Add(float64(decoded))
+		if len(kept) > 0 {
+			out <- kept
 		}
-		out <- it
 	}
 }
 
@@ -370,7 +415,7 @@ func pointCount(r *Record) int {
 // window bounds what is in the pipeline; a batch that waited for a full
 // BatchPoints or for BatchDelay while that window is smaller would leave
 // the writers idle and the throughput bounded by window/BatchDelay.
-func (p *Pipeline) batchStage(in <-chan *item, out chan<- *batch) {
+func (p *Pipeline) batchStage(in <-chan []*item, out chan<- *batch) {
 	defer close(out)
 	var (
 		cur   *batch
@@ -391,23 +436,21 @@ func (p *Pipeline) batchStage(in <-chan *item, out chan<- *batch) {
 			idle = out
 		}
 		select {
-		case it, ok := <-in:
+		case chunk, ok := <-in:
 			if !ok {
 				flush()
 				return
 			}
-			if cur == nil {
-				cur = &batch{items: make([]*item, 0, 256)}
-				timer.Reset(p.opts.BatchDelay)
-			}
-			cur.items = append(cur.items, it)
-			n := len(it.points)
-			if n == 0 {
-				n = 1
-			}
-			cur.points += n
-			if cur.points >= p.opts.BatchPoints {
-				flush()
+			for _, it := range chunk {
+				if cur == nil {
+					cur = &batch{items: make([]*item, 0, 256)}
+					timer.Reset(p.opts.BatchDelay)
+				}
+				cur.items = append(cur.items, it)
+				cur.points += max(len(it.points), 1)
+				if cur.points >= p.opts.BatchPoints {
+					flush()
+				}
 			}
 		case idle <- cur:
 			timer.Stop()
