@@ -31,8 +31,9 @@ type Options struct {
 	// TLSAddr, when set with TLSConfig, adds an MQTT over TLS listener.
 	TLSAddr   string
 	TLSConfig *tls.Config
-	// DataDir, when set, keeps sessions, subscriptions, in-flight and
-	// retained messages in DataDir/mqtt.bolt across restarts.
+	// DataDir, when set, keeps sessions, subscriptions and in-flight
+	// messages in DataDir/mqtt.bolt and retained messages in
+	// DataDir/retained.bolt (written every 100 ms) across restarts.
 	DataDir string
 	// InflightMax is how many unacknowledged QoS 1/2 messages the broker
 	// keeps per client (and so for a persistent session while its client is
@@ -144,6 +145,15 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("broker: session store: %w", err)
 		}
+		rs, err := openRetainedStore(filepath.Join(opts.DataDir, "retained.bolt"),
+			&bbolt.Options{Timeout: 2 * time.Second, NoSync: !opts.SyncWrites}, 100*time.Millisecond, log.With("component", "mqtt-broker"))
+		if err != nil {
+			return nil, err
+		}
+		if err := srv.AddHook(rs, nil); err != nil {
+			rs.Stop()
+			return nil, fmt.Errorf("broker: retained store: %w", err)
+		}
 	}
 	if opts.BackpressureWait == 0 {
 		opts.BackpressureWait = 10 * time.Second
@@ -235,7 +245,8 @@ func (b *Broker) Run(ctx context.Context) error {
 	return nil
 }
 
-// sessionStore is mochi's bolt storage hook, optionally without the
+// sessionStore is mochi's bolt storage hook without the retained messages
+// (retainedStore batches those) and, unless asked for, without the
 // per-message in-flight events.
 type sessionStore struct {
 	*bolt.Hook
@@ -249,7 +260,7 @@ func (h *sessionStore) Provides(b byte) bool {
 		if !h.inflight {
 			return false
 		}
-	case mqtt.OnSysInfoTick, mqtt.StoredSysInfo:
+	case mqtt.OnSysInfoTick, mqtt.StoredSysInfo, mqtt.OnRetainMessage, mqtt.StoredRetainedMessages:
 		return false
 	}
 	return h.Hook.Provides(b)

@@ -48,8 +48,16 @@ func TestSessionsAndRetainedSurviveRestart(t *testing.T) {
 	}
 	sub.Disconnect(50)
 	pub := connect(t, url, "dev-1", true)
-	if tok := pub.Publish("revloop/v1/dev-1/status", 1, true, `{"online":true}`); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
+	// The last retained message of a topic wins; an empty one clears it.
+	for _, m := range []struct{ topic, payload string }{
+		{"revloop/v1/dev-1/status", `{"online":false}`},
+		{"revloop/v1/dev-2/status", `{"online":true,"dev":2}`},
+		{"revloop/v1/dev-1/status", `{"online":true}`},
+		{"revloop/v1/dev-2/status", ``},
+	} {
+		if tok := pub.Publish(m.topic, 1, true, m.payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
 	}
 	pub.Disconnect(50)
 	stop()
@@ -71,6 +79,11 @@ func TestSessionsAndRetainedSurviveRestart(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("retained message lost across restart")
+	}
+	select {
+	case p := <-got:
+		t.Errorf("a cleared or replaced retained message came back: %q", p)
+	case <-time.After(300 * time.Millisecond):
 	}
 	// The persistent session's subscription is still there: a publication
 	// made while it is away reaches it when it reconnects.
