@@ -210,6 +210,43 @@ func (f *Fences) Warm(ctx context.Context, pos PositionReader, since time.Time, 
 	return nil
 }
 
+// Statements of flushLocked, prepared once per transaction at their first
+// use.
+const (
+	deleteEventSQL = `DELETE FROM fleet_events WHERE id = ?`
+	insertEventSQL = `INSERT INTO fleet_events (id, kind, vehicle, site_id, customer_id, at_ms, since_ms, duration_s, lon, lat, recorded_ms)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) `
+	upsertEventSQL = insertEventSQL + `ON CONFLICT (id) DO UPDATE SET since_ms = excluded.since_ms, duration_s = excluded.duration_s, lon = excluded.lon, lat = excluded.lat`
+	weakEventSQL   = insertEventSQL + `ON CONFLICT (id) DO NOTHING`
+)
+
+// txStmts prepares statements of one transaction once, at their first use.
+type txStmts struct {
+	tx    *store.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (c *txStmts) get(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := c.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := c.tx.Prepare(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if c.stmts == nil {
+		c.stmts = map[string]*sql.Stmt{}
+	}
+	c.stmts[q] = st
+	return st, nil
+}
+
+func (c *txStmts) close() {
+	for _, st := range c.stmts {
+		st.Close()
+	}
+}
+
 func (f *Fences) flushLocked(ctx context.Context) error {
 	if len(f.pending) == 0 {
 		return nil
@@ -218,10 +255,19 @@ func (f *Fences) flushLocked(ctx context.Context) error {
 	var raised []alerts.Alert
 	err := f.db.InTx(ctx, func(tx *store.Tx) error {
 		raised = raised[:0]
+		stmts := &txStmts{tx: tx}
+		defer stmts.close()
+		exec := func(q string, args ...any) error {
+			st, err := stmts.get(ctx, q)
+			if err == nil {
+				_, err = st.ExecContext(ctx, args...)
+			}
+			return err
+		}
 		now := store.Millis(f.now())
 		for _, ev := range evs {
 			if ev.Retracted {
-				if _, err := tx.Exec(ctx, `DELETE FROM fleet_events WHERE id = ?`, ev.ID); err != nil {
+				if err := exec(deleteEventSQL, ev.ID); err != nil {
 					return fmt.Errorf("retract event %s: %w", ev.ID, err)
 				}
 				if ev.Kind == geo.EventEnter && f.alerts != nil {
@@ -238,20 +284,22 @@ func (f *Fences) flushLocked(ctx context.Context) error {
 			if ev.Kind == geo.EventExit {
 				dur = ev.Duration.Seconds()
 			}
-			conflict := `ON CONFLICT (id) DO UPDATE SET since_ms = excluded.since_ms, duration_s = excluded.duration_s, lon = excluded.lon, lat = excluded.lat`
+			q := upsertEventSQL
 			if ev.weak {
-				conflict = `ON CONFLICT (id) DO NOTHING`
+				q = weakEventSQL
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO fleet_events (id, kind, vehicle, site_id, customer_id, at_ms, since_ms, duration_s, lon, lat, recorded_ms)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) `+conflict,
-				ev.ID, string(ev.Kind), ev.Vehicle, ev.Fence, site.CustomerID, store.Millis(ev.Time), store.Millis(ev.Since),
+			if err := exec(q, ev.ID, string(ev.Kind), ev.Vehicle, ev.Fence, site.CustomerID, store.Millis(ev.Time), store.Millis(ev.Since),
 				dur, ev.Point.X(), ev.Point.Y(), now); err != nil {
 				return fmt.Errorf("store event %s: %w", ev.ID, err)
 			}
 			if ev.Kind != geo.EventEnter || f.alerts == nil {
 				continue
 			}
-			h, err := f.hours.get(ctx, tx, ev.Fence)
+			hq, err := stmts.get(ctx, hoursQuery)
+			if err != nil {
+				return fmt.Errorf("hours of site %s: %w", ev.Fence, err)
+			}
+			h, err := scanHours(hq.QueryRowContext(ctx, ev.Fence), ev.Fence)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}

@@ -107,10 +107,17 @@ type hoursStore struct {
 	db *store.DB
 }
 
+const hoursQuery = `SELECT timezone, hours, updated_ms FROM fleet_site_hours WHERE site_id = ?`
+
 func (s *hoursStore) get(ctx context.Context, q store.Querier, siteID string) (*SiteHours, error) {
+	return scanHours(q.QueryRow(ctx, hoursQuery, siteID), siteID)
+}
+
+// scanHours reads the row of hoursQuery for siteID.
+func scanHours(row *sql.Row, siteID string) (*SiteHours, error) {
 	var tz, body string
 	var up int64
-	err := q.QueryRow(ctx, `SELECT timezone, hours, updated_ms FROM fleet_site_hours WHERE site_id = ?`, siteID).Scan(&tz, &body, &up)
+	err := row.Scan(&tz, &body, &up)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("hours of site %s: %w", siteID, store.ErrNotFound)
 	}
