@@ -235,7 +235,9 @@ func pidCPU(pid int) time.Duration {
 
 // counters scrapes the child's acknowledged and rejected message counts.
 func (c *benchChild) counters(hc *http.Client) (acked, rejected int64, err error) {
-	resp, err := hc.Get("http://" + c.httpAddr + "/metrics")
+	// Only the two counters: encoding every metric 40 times a second
+	// would cost the measured process a few per cent of its CPU.
+	resp, err := hc.Get("http://" + c.httpAddr + "/metrics?name[]=revloop_ingest_messages_acked_total&name[]=revloop_ingest_messages_rejected_total")
 	if err != nil {
 		return 0, 0, err
 	}
