@@ -189,7 +189,10 @@ func (s *MQTTSource) Run(ctx context.Context, out chan<- Message) error {
 			s.connected.Store(true)
 			filter := s.Subscription()
 			s.log.Info("ingest: connected to broker", "url", s.cfg.URL, "client_id", s.cfg.ClientID, "subscription", filter)
-			tok := c.Subscribe(filter, 1, s.handle)
+			// No callback: messages go to the default handler. A route
+			// would make paho split the filter and the topic on "/" for
+			// every message to match them.
+			tok := c.Subscribe(filter, 1, nil)
 			go func() {
 				if tok.WaitTimeout(30*time.Second) && tok.Error() != nil {
 					s.log.Error("ingest: subscribe failed", "filter", filter, "err", tok.Error())
