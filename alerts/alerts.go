@@ -138,6 +138,27 @@ func alertID(key string, at time.Time) string {
 // false when an alert with the same open key exists (nothing is written).
 // Call Notify after the transaction commits.
 func (s *Service) Raise(ctx context.Context, q store.Querier, a *Alert) (bool, error) {
+	return s.raise(ctx, q, a, &hookCache{})
+}
+
+// hookCache lists the webhooks once for the raises of one transaction.
+type hookCache struct {
+	hooks  []Webhook
+	loaded bool
+}
+
+func (c *hookCache) get(ctx context.Context, q store.Querier) ([]Webhook, error) {
+	if !c.loaded {
+		hooks, err := listWebhooks(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		c.hooks, c.loaded = hooks, true
+	}
+	return c.hooks, nil
+}
+
+func (s *Service) raise(ctx context.Context, q store.Querier, a *Alert, hc *hookCache) (bool, error) {
 	if a.Kind == "" || a.Subject == "" || a.Time.IsZero() {
 		return false, fmt.Errorf("raise alert: %w: kind, subject and time are required", revloop.ErrInvalid)
 	}
@@ -161,7 +182,7 @@ func (s *Service) Raise(ctx context.Context, q store.Querier, a *Alert) (bool, e
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
 	}
-	hooks, err := listWebhooks(ctx, q)
+	hooks, err := hc.get(ctx, q)
 	if err != nil {
 		return false, fmt.Errorf("raise alert %s: %w", a.OpenKey, err)
 	}
@@ -212,6 +233,52 @@ func (s *Service) RaiseNow(ctx context.Context, a Alert) (bool, error) {
 		s.Notify(a)
 	}
 	return fresh, err
+}
+
+// Op is one alert transition of a batch (Apply): it raises Alert as Raise
+// does, or, with Resolve set, closes the open alert with key Alert.OpenKey
+// at Alert.Time as Resolve does.
+type Op struct {
+	Alert   Alert
+	Resolve bool
+}
+
+// Apply runs ops in order in one transaction and, once it committed,
+// notifies the alerts it raised anew. It returns, for each op, whether it
+// changed anything: a new alert raised, an open one resolved. On error
+// nothing of the batch is stored and nothing is notified.
+func (s *Service) Apply(ctx context.Context, ops []Op) ([]bool, error) {
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	changed := make([]bool, len(ops))
+	raised := make([]Alert, len(ops))
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		hc := &hookCache{}
+		for i := range ops {
+			op := &ops[i]
+			var err error
+			if op.Resolve {
+				changed[i], err = s.Resolve(ctx, tx, op.Alert.OpenKey, op.Alert.Time)
+			} else {
+				raised[i] = op.Alert
+				changed[i], err = s.raise(ctx, tx, &raised[i], hc)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range ops {
+		if changed[i] && !ops[i].Resolve {
+			s.Notify(raised[i])
+		}
+	}
+	return changed, nil
 }
 
 // Resolve closes the open alert with key (a cleared condition), so that

@@ -59,6 +59,12 @@ func (o *MonitorOptions) defaults() {
 type sensorState struct {
 	last  time.Time
 	temps []revloop.FillReading // readings of the last FireRiseWindow, for the rise test
+	// subject is the alert subject of the sensor (its bin, or the device
+	// when no bin has it) and keys the open keys of its conditions.
+	subject string
+	keys    [3]string // bin full, fire suspicion, tilt
+	// epoch is the Observe call that last saved the state.
+	epoch uint64
 }
 
 // Monitor raises alerts from bin sensor readings (bin full, fire
@@ -76,6 +82,23 @@ type Monitor struct {
 	open    map[string]bool // open condition alert keys
 	loaded  bool
 	sensors map[revloop.DeviceID]*sensorState
+
+	// The transitions of the current Observe call, stored together, and
+	// what to restore when storing them fails.
+	epoch     uint64
+	ops       []alerts.Op
+	undoOpen  []openUndo
+	undoState []sensorUndo
+}
+
+type openUndo struct {
+	key string
+	was bool
+}
+
+type sensorUndo struct {
+	st  *sensorState
+	old sensorState
 }
 
 var _ ingest.Observer = (*Monitor)(nil)
@@ -102,67 +125,96 @@ func (m *Monitor) loadOpen(ctx context.Context) error {
 	return nil
 }
 
-// condition raises (on) or resolves (off) the condition alert key; the
-// alert's detail is built only when it is raised.
-func (m *Monitor) condition(ctx context.Context, on, off bool, a alerts.Alert, detail func() json.RawMessage) error {
+// condition queues the raise (on) or the resolve (off) of the condition
+// alert key; the alert's detail is built only when it is raised.
+func (m *Monitor) condition(on, off bool, a alerts.Alert, detail func() json.RawMessage) {
+	if !on && !off {
+		return
+	}
 	key := a.OpenKey
+	open := m.open[key]
 	switch {
-	case on && !m.open[key]:
+	case on && !open:
 		a.Detail = detail()
-		if _, err := m.alerts.RaiseNow(ctx, a); err != nil {
-			return err
-		}
+		m.ops = append(m.ops, alerts.Op{Alert: a})
+		m.undoOpen = append(m.undoOpen, openUndo{key: key, was: false})
 		m.open[key] = true
-	case off && m.open[key]:
-		if _, err := m.alerts.Resolve(ctx, m.db, key, a.Time); err != nil {
-			return err
-		}
+	case off && open:
+		m.ops = append(m.ops, alerts.Op{Alert: a, Resolve: true})
+		m.undoOpen = append(m.undoOpen, openUndo{key: key, was: true})
 		delete(m.open, key)
 	}
-	return nil
 }
 
 // Observe checks the newest fill readings of each sensor against the
-// limits.
+// limits and stores the alert transitions they cause in one transaction.
+// When storing fails, the monitor is left as before the call, so the
+// redelivered batch is checked again.
 func (m *Monitor) Observe(ctx context.Context, records []ingest.Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.loadOpen(ctx); err != nil {
 		return fmt.Errorf("fleet monitor: %w", err)
 	}
+	m.epoch++
+	m.ops, m.undoOpen, m.undoState = m.ops[:0], m.undoOpen[:0], m.undoState[:0]
 	for i := range records {
 		for _, r := range records[i].Fills {
-			if err := m.reading(ctx, r); err != nil {
-				return fmt.Errorf("fleet monitor: %w", err)
+			m.reading(r)
+		}
+	}
+	if len(m.ops) == 0 {
+		return nil
+	}
+	_, err := m.alerts.Apply(ctx, m.ops)
+	if err != nil {
+		for i := len(m.undoOpen) - 1; i >= 0; i-- {
+			if u := m.undoOpen[i]; u.was {
+				m.open[u.key] = true
+			} else {
+				delete(m.open, u.key)
 			}
 		}
+		for _, u := range m.undoState {
+			*u.st = u.old
+		}
+	}
+	clear(m.ops) // drop the alerts' details
+	clear(m.undoState)
+	if err != nil {
+		return fmt.Errorf("fleet monitor: %w", err)
 	}
 	return nil
 }
 
-func (m *Monitor) reading(ctx context.Context, r revloop.FillReading) error {
+func (m *Monitor) reading(r revloop.FillReading) {
 	st := m.sensors[r.Device]
 	if st == nil {
 		st = &sensorState{}
 		m.sensors[r.Device] = st
 	}
 	if !r.Time.After(st.last) {
-		return nil // late or repeated: the newer reading decided already
+		return // late or repeated: the newer reading decided already
 	}
-	if err := m.check(ctx, st, r); err != nil {
-		return err // st.last unchanged: the redelivered reading is checked again
+	if st.epoch != m.epoch {
+		m.undoState = append(m.undoState, sensorUndo{st: st, old: *st})
+		st.epoch = m.epoch
 	}
+	m.check(st, r)
 	st.last = r.Time
-	return nil
 }
 
-func (m *Monitor) check(ctx context.Context, st *sensorState, r revloop.FillReading) error {
+func (m *Monitor) check(st *sensorState, r revloop.FillReading) {
 	subject, site, customer, threshold := string(r.Device), r.Site, "", 80.0
 	if b, ok := m.cat.binOf(r.Device); ok {
 		subject, site, customer = b.ID, b.SiteID, b.CustomerID
 		if b.ThresholdPct > 0 {
 			threshold = b.ThresholdPct
 		}
+	}
+	if subject != st.subject || st.keys[0] == "" {
+		st.subject = subject
+		st.keys = [3]string{alerts.KindBinFull + ":" + subject, alerts.KindFireSuspicion + ":" + subject, alerts.KindTilt + ":" + subject}
 	}
 	base := alerts.Alert{Subject: subject, SiteID: site, CustomerID: customer, Time: r.Time}
 	detail := func(kv ...any) json.RawMessage {
@@ -175,11 +227,9 @@ func (m *Monitor) check(ctx context.Context, st *sensorState, r revloop.FillRead
 	}
 	if !math.IsNaN(r.LevelPct) {
 		a := base
-		a.Kind, a.OpenKey = alerts.KindBinFull, alerts.KindBinFull+":"+subject
-		if err := m.condition(ctx, r.LevelPct >= threshold, r.LevelPct < threshold-m.opts.FullClearPct, a,
-			func() json.RawMessage { return detail("level_pct", r.LevelPct, "threshold_pct", threshold) }); err != nil {
-			return err
-		}
+		a.Kind, a.OpenKey = alerts.KindBinFull, st.keys[0]
+		m.condition(r.LevelPct >= threshold, r.LevelPct < threshold-m.opts.FullClearPct, a,
+			func() json.RawMessage { return detail("level_pct", r.LevelPct, "threshold_pct", threshold) })
 	}
 	if !math.IsNaN(r.TempC) {
 		// Keep the readings of the rise window.
@@ -196,23 +246,18 @@ func (m *Monitor) check(ctx context.Context, st *sensorState, r revloop.FillRead
 		rise := r.TempC - minT
 		hot := r.TempC >= m.opts.FireTempC || rise >= m.opts.FireRiseC
 		a := base
-		a.Kind, a.OpenKey = alerts.KindFireSuspicion, alerts.KindFireSuspicion+":"+subject
-		if err := m.condition(ctx, hot, r.TempC < m.opts.FireTempC-10 && rise < m.opts.FireRiseC/2, a,
+		a.Kind, a.OpenKey = alerts.KindFireSuspicion, st.keys[1]
+		m.condition(hot, r.TempC < m.opts.FireTempC-10 && rise < m.opts.FireRiseC/2, a,
 			func() json.RawMessage {
 				return detail("temp_c", r.TempC, "rise_c", math.Round(rise*10)/10, "limit_c", m.opts.FireTempC)
-			}); err != nil {
-			return err
-		}
+			})
 	}
 	if !math.IsNaN(r.TiltDeg) {
 		a := base
-		a.Kind, a.OpenKey = alerts.KindTilt, alerts.KindTilt+":"+subject
-		if err := m.condition(ctx, r.TiltDeg >= m.opts.TiltDeg, r.TiltDeg < m.opts.TiltDeg/2, a,
-			func() json.RawMessage { return detail("tilt_deg", r.TiltDeg, "limit_deg", m.opts.TiltDeg) }); err != nil {
-			return err
-		}
+		a.Kind, a.OpenKey = alerts.KindTilt, st.keys[2]
+		m.condition(r.TiltDeg >= m.opts.TiltDeg, r.TiltDeg < m.opts.TiltDeg/2, a,
+			func() json.RawMessage { return detail("tilt_deg", r.TiltDeg, "limit_deg", m.opts.TiltDeg) })
 	}
-	return nil
 }
 
 const offlineCursor = "device_offline"
