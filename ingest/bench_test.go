@@ -86,7 +86,6 @@ func benchIngest(b *testing.B, msgs []sim.Message) {
 	}
 }
 
-
 // BenchmarkPipeline measures the stages without MQTT or a real store.
 func BenchmarkPipeline(b *testing.B) {
 	msgs := sim.Messages(1, 10000, 0)

@@ -212,23 +212,151 @@ func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
-// knownKeys are the member names the decoders look for, so that eachMember
-// hands them over without allocating a string per member. A raw key equal
-// to one of them has no escapes, so it decodes to itself.
-var knownKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{
-		"ts", "device", "vehicle", "lat", "lon", "speed_kmh", "heading_deg", "hdop", "sats", "odometer_km", "ignition",
-		"bin", "level_pct", "distance_mm", "temp_c", "tilt_deg", "battery_v", "container_height_cm",
-		"actual_filling_level_cm", "actual_filling_percentage",
-		"epc", "antenna", "rssi_dbm", "reads", "site", "kg", "stable",
-		"online", "firmware", "uptime_s", "config_version",
-		"bn", "bt", "bver", "n", "t", "v", "vb", "vs", "u", "ver",
-	} {
-		m[k] = k
+// knownKey returns the member name the decoders look for that equals the
+// raw (quoted-content) key b, so that eachMember hands them over without
+// allocating a string per member. A raw key equal to one of them has no
+// escapes, so it decodes to itself.
+func knownKey(b []byte) (string, bool) {
+	switch string(b) {
+	case "ts":
+		return "ts", true
+	case "seq":
+		return "seq", true
+	case "device":
+		return "device", true
+	case "vehicle":
+		return "vehicle", true
+	case "lat":
+		return "lat", true
+	case "lon":
+		return "lon", true
+	case "speed_kmh":
+		return "speed_kmh", true
+	case "heading_deg":
+		return "heading_deg", true
+	case "hdop":
+		return "hdop", true
+	case "sats":
+		return "sats", true
+	case "odometer_km":
+		return "odometer_km", true
+	case "ignition":
+		return "ignition", true
+	case "bin":
+		return "bin", true
+	case "level_pct":
+		return "level_pct", true
+	case "distance_mm":
+		return "distance_mm", true
+	case "temp_c":
+		return "temp_c", true
+	case "tilt_deg":
+		return "tilt_deg", true
+	case "battery_v":
+		return "battery_v", true
+	case "container_height_cm":
+		return "container_height_cm", true
+	case "actual_filling_level_cm":
+		return "actual_filling_level_cm", true
+	case "actual_filling_percentage":
+		return "actual_filling_percentage", true
+	case "epc":
+		return "epc", true
+	case "antenna":
+		return "antenna", true
+	case "rssi_dbm":
+		return "rssi_dbm", true
+	case "reads":
+		return "reads", true
+	case "site":
+		return "site", true
+	case "kg":
+		return "kg", true
+	case "stable":
+		return "stable", true
+	case "online":
+		return "online", true
+	case "firmware":
+		return "firmware", true
+	case "uptime_s":
+		return "uptime_s", true
+	case "config_version":
+		return "config_version", true
+	case "bn":
+		return "bn", true
+	case "bt":
+		return "bt", true
+	case "bver":
+		return "bver", true
+	case "n":
+		return "n", true
+	case "t":
+		return "t", true
+	case "v":
+		return "v", true
+	case "vb":
+		return "vb", true
+	case "vs":
+		return "vs", true
+	case "u":
+		return "u", true
+	case "ver":
+		return "ver", true
 	}
-	return m
-}()
+	return "", false
+}
+
+// skipValue returns the end offset of the value starting at b[i], which
+// scanValue has already checked; it does not validate again. On bytes that
+// were not checked it still stays within b.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(b)
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// skipString returns the end offset of the checked string starting at b[i].
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
 
 // eachMember calls fn with the key (unquoted; escapes resolved) and the raw
 // value of every member of the object raw, which must be a scanned object.
@@ -241,22 +369,23 @@ func eachMember(raw []byte, fn func(key string, val []byte) error) error {
 		return nil
 	}
 	for i < len(raw) {
-		kend, err := scanString(raw, i)
-		if err != nil {
-			return err
+		if raw[i] != '"' {
+			return errNotObject
 		}
-		key, ok := knownKeys[string(raw[i+1:kend-1])]
+		kend := skipString(raw, i)
+		if kend-1 <= i || raw[kend-1] != '"' {
+			return errNotObject
+		}
+		key, ok := knownKey(raw[i+1 : kend-1])
 		if !ok {
+			var err error
 			if key, err = jsonString(raw[i:kend]); err != nil {
 				return err
 			}
 		}
 		i = skipWS(raw, kend)
 		i = skipWS(raw, i+1) // ':'
-		vend, err := scanValue(raw, i, 1)
-		if err != nil {
-			return err
-		}
+		vend := skipValue(raw, i)
 		if err := fn(key, raw[i:vend]); err != nil {
 			return err
 		}
@@ -284,10 +413,7 @@ func eachElement(raw []byte, fn func(val []byte) error) error {
 		return nil
 	}
 	for i < len(raw) {
-		vend, err := scanValue(raw, i, 1)
-		if err != nil {
-			return err
-		}
+		vend := skipValue(raw, i)
 		if err := fn(raw[i:vend]); err != nil {
 			return err
 		}
@@ -381,11 +507,59 @@ func jsonFloat(raw []byte) (float64, error) {
 	if len(raw) == 0 || !(raw[0] == '-' || isDigit(raw[0])) {
 		return 0, errors.New("want a number")
 	}
+	if v, ok := parseDecimal(raw); ok {
+		return v, nil
+	}
 	v, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsInf(v, 0) {
 		return 0, errors.New("number out of range")
 	}
 	return v, nil
+}
+
+// exactPow10 holds the powers of ten that float64 represents exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseDecimal parses the common short form [-]digits[.digits] with at most
+// 15 digits in all, the result strconv.ParseFloat gives for it: both the
+// digits as an integer and the power of ten are exact in a float64, so their
+// quotient is the correctly rounded value. It reports false for any other
+// form (exponents, more digits, signs other than a leading '-', no digit),
+// which the caller then hands to strconv.
+func parseDecimal(b []byte) (float64, bool) {
+	i := 0
+	neg := false
+	if len(b) > 0 && b[0] == '-' {
+		neg, i = true, 1
+	}
+	var mant uint64
+	digits, frac, dot := 0, 0, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 15 {
+				return 0, false
+			}
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 {
+		return 0, false
+	}
+	v := float64(mant) / exactPow10[frac]
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // jsonInt decodes a raw JSON number that must be integral.
@@ -417,6 +591,9 @@ func isNull(raw []byte) bool { return string(raw) == "null" }
 // milliseconds.
 func jsonTime(raw []byte) (time.Time, error) {
 	if len(raw) > 0 && raw[0] == '"' {
+		if t, ok := parseRFC3339(raw[1 : len(raw)-1]); ok {
+			return t, nil
+		}
 		s, err := jsonString(raw)
 		if err != nil {
 			return time.Time{}, err
@@ -436,4 +613,89 @@ func jsonTime(raw []byte) (time.Time, error) {
 	}
 	ms := math.Floor(v)
 	return time.UnixMilli(int64(ms)).Add(time.Duration((v - ms) * 1e6)).UTC(), nil
+}
+
+// parseRFC3339 parses the plain form YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±hh:mm)
+// to the UTC instant time.Parse(time.RFC3339Nano, ...) gives for it, without
+// building a string. Anything else (and any out-of-range part) reports
+// false, for the caller to hand to time.Parse and its error.
+func parseRFC3339(b []byte) (time.Time, bool) {
+	if len(b) < len("2006-01-02T15:04:05Z") || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	ok := true
+	num := func(s []byte, lo, hi int) int {
+		x := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				ok = false
+				return lo
+			}
+			x = x*10 + int(c-'0')
+		}
+		if x < lo || x > hi {
+			ok = false
+			return lo
+		}
+		return x
+	}
+	year := num(b[0:4], 0, 9999)
+	month := num(b[5:7], 1, 12)
+	day := num(b[8:10], 1, daysIn(month, year))
+	hour := num(b[11:13], 0, 23)
+	minute := num(b[14:16], 0, 59)
+	sec := num(b[17:19], 0, 59)
+	if !ok {
+		return time.Time{}, false
+	}
+	b = b[19:]
+	nsec := 0
+	if b[0] == '.' {
+		n := 1
+		for n < len(b) && b[n] >= '0' && b[n] <= '9' {
+			nsec = nsec*10 + int(b[n]-'0')
+			n++
+		}
+		if n == 1 || n > 10 {
+			return time.Time{}, false
+		}
+		for k := n; k < 10; k++ {
+			nsec *= 10
+		}
+		b = b[n:]
+	}
+	offset := 0
+	switch {
+	case len(b) == 1 && b[0] == 'Z':
+	case len(b) == 6 && (b[0] == '+' || b[0] == '-') && b[3] == ':':
+		hh, mm := num(b[1:3], 0, 23), num(b[4:6], 0, 59)
+		if !ok {
+			return time.Time{}, false
+		}
+		offset = (hh*60 + mm) * 60
+		if b[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if offset != 0 {
+		t = t.Add(-time.Duration(offset) * time.Second)
+	}
+	return t, true
+}
+
+// daysIn returns the number of days of month in year (proleptic Gregorian).
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
