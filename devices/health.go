@@ -117,12 +117,32 @@ type tracked struct {
 	HealthInfo
 	kind      Kind
 	persisted time.Time // when last written (tracker clock)
+	dirty     dirtiness // mirrors the device's entry in Health.dirty
+}
+
+// dirtiness says whether a device waits in Health.dirty, and how urgently.
+type dirtiness uint8
+
+const (
+	clean dirtiness = iota
+	dirtyRoutine
+	dirtyUrgent
+)
+
+func dirtinessOf(urgent bool) dirtiness {
+	if urgent {
+		return dirtyUrgent
+	}
+	return dirtyRoutine
 }
 
 // mark records that a device changed; urgent changes are written at the
 // next flush, the others once PersistEvery has passed.
-func (h *Health) mark(id revloop.DeviceID, urgent bool) {
-	h.dirty[id] = h.dirty[id] || urgent
+func (h *Health) mark(t *tracked, urgent bool) {
+	if d := dirtinessOf(urgent); d > t.dirty {
+		t.dirty = d
+		h.dirty[t.Device] = urgent
+	}
 }
 
 var _ ingest.Observer = (*Health)(nil)
@@ -207,7 +227,7 @@ func (h *Health) Observe(ctx context.Context, records []ingest.Record) error {
 		if changed {
 			urgent = urgent || len(h.pending) != before || flags != [3]bool{t.Offline, t.LowBattery, t.Online} ||
 				fw != t.Firmware || cv != t.ConfigVersion
-			h.mark(rec.Device, urgent)
+			h.mark(t, urgent)
 		}
 	}
 	return nil
@@ -299,7 +319,7 @@ func (h *Health) CheckSilence(ctx context.Context) (int, error) {
 			continue
 		}
 		t.Offline = true
-		h.mark(id, true)
+		h.mark(t, true)
 		h.pending = append(h.pending, Event{Device: id, Kind: revloop.EventDeviceOffline, Time: now,
 			Detail: map[string]any{"reason": "silence", "last_seen": t.LastSeen.UTC().Format(time.RFC3339Nano), "limit_s": limit.Seconds()}})
 		n++
@@ -328,7 +348,7 @@ func (h *Health) flush(ctx context.Context, all bool) error {
 		t := h.devs[id]
 		if all || urgent || at.Sub(t.persisted) >= h.opts.PersistEvery {
 			snap = append(snap, t.HealthInfo)
-			t.persisted = at
+			t.persisted, t.dirty = at, clean
 			delete(h.dirty, id)
 		}
 	}
@@ -375,7 +395,8 @@ func (h *Health) flush(ctx context.Context, all bool) error {
 		h.mu.Lock()
 		for _, s := range snap {
 			h.dirty[s.Device] = true
-			h.devs[s.Device].persisted = time.Time{}
+			t := h.devs[s.Device]
+			t.persisted, t.dirty = time.Time{}, dirtyUrgent
 		}
 		h.pending = append(events, h.pending...)
 		h.mu.Unlock()

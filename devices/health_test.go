@@ -160,6 +160,71 @@ func TestHealthBatchesRoutineUpdates(t *testing.T) {
 	}
 }
 
+// TestHealthUrgentAfterRoutine checks that a state change following a
+// routine update of the same device is written at the next flush, and
+// that a failed flush leaves it to the following one.
+func TestHealthUrgentAfterRoutine(t *testing.T) {
+	ctx := context.Background()
+	reg, db := testRegistry(t)
+	addDevice(t, reg, "trk-1", "tracker")
+	clk := &fakeClock{t: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	h := devices.NewHealth(reg, nil, devices.HealthOptions{Now: clk.Now, PersistEvery: time.Hour})
+	if err := h.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	storedFirmware := func() string {
+		var fw string
+		db.QueryRow(ctx, `SELECT firmware FROM device_health WHERE device_id = 'trk-1'`).Scan(&fw)
+		return fw
+	}
+	gps := func() ingest.Record {
+		at := clk.Now()
+		return ingest.Record{Device: "trk-1", Channel: revloop.ChannelGPS, Received: at, Positions: []revloop.Position{{Device: "trk-1", Time: at}}}
+	}
+	steps := []struct {
+		name      string
+		records   func() []ingest.Record
+		failFlush bool
+		want      string
+	}{
+		{"first sighting", func() []ingest.Record {
+			return []ingest.Record{status("trk-1", clk.Now(), revloop.DeviceStatus{Firmware: "1.0", Online: true})}
+		}, false, "1.0"},
+		{"routine update, then new firmware in the same batch", func() []ingest.Record {
+			return []ingest.Record{gps(), status("trk-1", clk.Now(), revloop.DeviceStatus{Firmware: "2.0", Online: true})}
+		}, false, "2.0"},
+		{"routine update, then new firmware in the next batch", func() []ingest.Record {
+			h.Observe(ctx, []ingest.Record{gps()})
+			clk.Add(time.Second)
+			return []ingest.Record{status("trk-1", clk.Now(), revloop.DeviceStatus{Firmware: "3.0", Online: true})}
+		}, false, "3.0"},
+		{"new firmware, flush fails", func() []ingest.Record {
+			return []ingest.Record{status("trk-1", clk.Now(), revloop.DeviceStatus{Firmware: "4.0", Online: true})}
+		}, true, "3.0"},
+		{"routine update after the failed flush", func() []ingest.Record { return []ingest.Record{gps()} }, false, "4.0"},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			clk.Add(10 * time.Second)
+			if err := h.Observe(ctx, s.records()); err != nil {
+				t.Fatal(err)
+			}
+			fctx := ctx
+			if s.failFlush {
+				c, cancel := context.WithCancel(ctx)
+				cancel()
+				fctx = c
+			}
+			if err := h.Flush(fctx); (err != nil) != s.failFlush {
+				t.Fatalf("Flush = %v, want failure %v", err, s.failFlush)
+			}
+			if got := storedFirmware(); got != s.want {
+				t.Errorf("stored firmware %q, want %q", got, s.want)
+			}
+		})
+	}
+}
+
 func BenchmarkHealthObserve(b *testing.B) {
 	reg, _ := testRegistry(b)
 	h := devices.NewHealth(reg, nil, devices.HealthOptions{})
