@@ -58,7 +58,7 @@ func (o *MonitorOptions) defaults() {
 
 type sensorState struct {
 	last  time.Time
-	temps []revloop.FillReading // readings of the last FireRiseWindow, for the rise test
+	temps []tempPoint // readings of the last FireRiseWindow, for the rise test
 	// subject is the alert subject of the sensor (its bin, or the device
 	// when no bin has it) and keys the open keys of its conditions.
 	subject string
@@ -89,6 +89,13 @@ type Monitor struct {
 	ops       []alerts.Op
 	undoOpen  []openUndo
 	undoState []sensorUndo
+	undoTemps []tempPoint
+}
+
+// tempPoint is a temperature reading of a sensor's rise window.
+type tempPoint struct {
+	t time.Time
+	c float64
 }
 
 type openUndo struct {
@@ -96,9 +103,12 @@ type openUndo struct {
 	was bool
 }
 
+// sensorUndo is a sensor's state before the current Observe call; its
+// rise window is kept in Monitor.undoTemps[from:to].
 type sensorUndo struct {
-	st  *sensorState
-	old sensorState
+	st       *sensorState
+	last     time.Time
+	from, to int
 }
 
 var _ ingest.Observer = (*Monitor)(nil)
@@ -157,7 +167,7 @@ func (m *Monitor) Observe(ctx context.Context, records []ingest.Record) error {
 		return fmt.Errorf("fleet monitor: %w", err)
 	}
 	m.epoch++
-	m.ops, m.undoOpen, m.undoState = m.ops[:0], m.undoOpen[:0], m.undoState[:0]
+	m.ops, m.undoOpen, m.undoState, m.undoTemps = m.ops[:0], m.undoOpen[:0], m.undoState[:0], m.undoTemps[:0]
 	for i := range records {
 		for _, r := range records[i].Fills {
 			m.reading(r)
@@ -176,7 +186,8 @@ func (m *Monitor) Observe(ctx context.Context, records []ingest.Record) error {
 			}
 		}
 		for _, u := range m.undoState {
-			*u.st = u.old
+			u.st.last = u.last
+			u.st.temps = append(u.st.temps[:0], m.undoTemps[u.from:u.to]...)
 		}
 	}
 	clear(m.ops) // drop the alerts' details
@@ -197,7 +208,9 @@ func (m *Monitor) reading(r revloop.FillReading) {
 		return // late or repeated: the newer reading decided already
 	}
 	if st.epoch != m.epoch {
-		m.undoState = append(m.undoState, sensorUndo{st: st, old: *st})
+		from := len(m.undoTemps)
+		m.undoTemps = append(m.undoTemps, st.temps...)
+		m.undoState = append(m.undoState, sensorUndo{st: st, last: st.last, from: from, to: len(m.undoTemps)})
 		st.epoch = m.epoch
 	}
 	m.check(st, r)
@@ -235,13 +248,16 @@ func (m *Monitor) check(st *sensorState, r revloop.FillReading) {
 		// Keep the readings of the rise window.
 		cut := r.Time.Add(-m.opts.FireRiseWindow)
 		k := 0
-		for k < len(st.temps) && st.temps[k].Time.Before(cut) {
+		for k < len(st.temps) && st.temps[k].t.Before(cut) {
 			k++
 		}
-		st.temps = append(st.temps[k:], r)
+		if k > 0 {
+			st.temps = st.temps[:copy(st.temps, st.temps[k:])]
+		}
+		st.temps = append(st.temps, tempPoint{t: r.Time, c: r.TempC})
 		minT := r.TempC
 		for _, x := range st.temps {
-			minT = math.Min(minT, x.TempC)
+			minT = math.Min(minT, x.c)
 		}
 		rise := r.TempC - minT
 		hot := r.TempC >= m.opts.FireTempC || rise >= m.opts.FireRiseC

@@ -30,11 +30,12 @@ func TestMonitorBatch(t *testing.T) {
 	prime := []ingest.Record{r("fill-1", 0, 40, 15, 2), r("fill-2", 0, 75, 15, 2)} // bin-2 full already
 	batch := []ingest.Record{
 		r("fill-1", 30, 82, 15, 2),  // full
-		r("fill-2", 30, 20, 15, 2),  // emptied
+		r("fill-2", 30, 20, 25, 2),  // emptied, warmer but no fast rise
 		r("fill-1", 60, 5, 15, 2),   // emptied
 		r("fill-1", 50, 90, 15, 2),  // late: ignored
 		r("fill-1", 90, 85, 40, 2),  // full again, fast rise
-		r("fill-2", 95, 20, 15, 50), // tilted
+		r("fill-2", 95, 20, 25, 50), // tilted
+		r("fill-2", 100, 20, 5, 50), // cold: not in the rise window of 30 min
 		r("fill-1", 120, 85, 20, 2), // cooled down
 	}
 	ctx := context.Background()
