@@ -44,9 +44,10 @@ type Conn struct {
 
 	mu      sync.Mutex
 	pending []byte
+	spare   []byte
+	writing bool // a Publish is writing pending out
 	nextID  uint16
 	err     error
-	kick    chan struct{}
 
 	acked     atomic.Int64
 	done      chan struct{} // closed when the reader stops
@@ -85,9 +86,8 @@ func Connect(nc net.Conn, o Options) (*Conn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("%w: %s: return code %d", ErrRefused, o.ClientID, ack[3])
 	}
-	c := &Conn{nc: nc, window: make(chan struct{}, o.Window), kick: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &Conn{nc: nc, window: make(chan struct{}, o.Window), done: make(chan struct{})}
 	go c.reader(r)
-	go c.writer()
 	return c, nil
 }
 
@@ -133,8 +133,9 @@ func appendLength(b []byte, n int) []byte {
 	}
 }
 
-// Publish queues a QoS 1 publication, waiting while the window is full. It
-// returns once the packet is queued; Acked counts the acknowledgements.
+// Publish sends a QoS 1 publication, waiting while the window is full.
+// Publications made while another Publish is writing are sent by that one,
+// in its next write. Acked counts the acknowledgements.
 func (c *Conn) Publish(topic string, payload []byte, retained bool) error {
 	select {
 	case c.window <- struct{}{}:
@@ -160,34 +161,29 @@ func (c *Conn) Publish(topic string, payload []byte, retained bool) error {
 	c.pending = appendString(c.pending, topic)
 	c.pending = binary.BigEndian.AppendUint16(c.pending, c.nextID)
 	c.pending = append(c.pending, payload...)
-	c.mu.Unlock()
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// writer sends whatever was queued since its last write in one write.
-func (c *Conn) writer() {
-	var buf []byte
-	for {
-		select {
-		case <-c.kick:
-		case <-c.done:
-			return
-		}
-		c.mu.Lock()
-		buf, c.pending = c.pending, buf[:0]
+	if c.writing {
+		// The writing Publish sends this too once its write returns.
 		c.mu.Unlock()
-		if len(buf) == 0 {
-			continue
-		}
-		if _, err := c.nc.Write(buf); err != nil {
+		return nil
+	}
+	c.writing = true
+	for len(c.pending) > 0 && c.err == nil {
+		buf := c.pending
+		c.pending = c.spare[:0]
+		c.mu.Unlock()
+		_, err := c.nc.Write(buf)
+		c.mu.Lock()
+		c.spare = buf
+		if err != nil {
+			c.writing = false
+			c.mu.Unlock()
 			c.fail(fmt.Errorf("mqttpub: write: %w", err))
-			return
+			return c.Err()
 		}
 	}
+	c.writing = false
+	c.mu.Unlock()
+	return nil
 }
 
 // reader counts PUBACKs and frees window slots; any other packet from the
