@@ -102,6 +102,7 @@ func Validate(p Point) error {
 	if len(p.Fields) == 0 {
 		return fmt.Errorf("%w: %s %s: no fields", ErrInvalidPoint, p.Measurement, p.Device)
 	}
+	schema := Schema[p.Measurement]
 	for i, f := range p.Fields {
 		if !validKey(f.Key) {
 			return fmt.Errorf("%w: %s %s: field key %q must match [a-z0-9_]{1,64}", ErrInvalidPoint, p.Measurement, p.Device, f.Key)
@@ -127,7 +128,7 @@ func Validate(p Point) error {
 		default:
 			return fmt.Errorf("%w: %s %s: field %s has type %T, want float64, int64, bool or string", ErrInvalidPoint, p.Measurement, p.Device, f.Key, f.Value)
 		}
-		if want, ok := Schema[p.Measurement][f.Key]; ok && KindOf(f.Value) != want {
+		if want, ok := schema[f.Key]; ok && KindOf(f.Value) != want {
 			return fmt.Errorf("%w: %s %s: field %s is %s, the schema says %s", ErrInvalidPoint, p.Measurement, p.Device, f.Key, KindOf(f.Value), want)
 		}
 	}
