@@ -545,8 +545,12 @@ func (e *FenceEngine) advance(vid string, st *vstate, until time.Time, evs *[]Ev
 // step runs the state machine for one fix in time order and returns, for
 // each event appended, the time it was decided.
 func (e *FenceEngine) step(vid string, st *vstate, fx fixRec, evs *[]Event) []time.Time {
-	// Fences created before this fix see the vehicle at its last position.
-	decided := e.advance(vid, st, fx.t.Add(-1), evs)
+	// Fences created before this fix see the vehicle at its last position
+	// (without such fences, advancing would only move st.t, set below).
+	var decided []time.Time
+	if len(e.created) > 0 {
+		decided = e.advance(vid, st, fx.t.Add(-1), evs)
+	}
 	t, p := fx.t, fx.p
 	st.t, st.pos, st.havePos = t, p, true
 	o := &e.opts
@@ -606,7 +610,7 @@ func (e *FenceEngine) step(vid string, st *vstate, fx fixRec, evs *[]Event) []ti
 	for _, f := range cands {
 		visit(f)
 	}
-	if len(st.fences) > 0 {
+	if len(st.fences) > 0 && !allCandidates(st.fences, cands) {
 		ids := make([]string, 0, len(st.fences))
 		for id := range st.fences {
 			if !containsID(cands, id) {
@@ -624,6 +628,21 @@ func (e *FenceEngine) step(vid string, st *vstate, fx fixRec, evs *[]Event) []ti
 	}
 	e.scratch = cands[:0]
 	return decided
+}
+
+// allCandidates reports whether every fence with state is among the
+// candidates (which are distinct), so none is left to visit.
+func allCandidates(states map[string]*fstate, cands []*Fence) bool {
+	if len(cands) < len(states) {
+		return false
+	}
+	n := 0
+	for _, f := range cands {
+		if _, ok := states[f.ID]; ok {
+			n++
+		}
+	}
+	return n == len(states)
 }
 
 func containsID(fs []*Fence, id string) bool {
@@ -665,8 +684,11 @@ func (e *FenceEngine) prune(v *vehicle) {
 		return
 	}
 	drop := v.snaps[j].n
-	v.hist = append([]fixRec(nil), v.hist[drop:]...)
-	v.snaps = append([]snap(nil), v.snaps[j:]...)
+	// Reslice rather than copy: append moves the retained part when the
+	// slices grow, so dropping costs nothing per fix.
+	v.hist = v.hist[drop:]
+	clear(v.snaps[:j]) // let the dropped states' maps go
+	v.snaps = v.snaps[j:]
 	for i := range v.snaps {
 		v.snaps[i].n -= drop
 	}
