@@ -264,6 +264,20 @@ func (f *Fences) flushLocked(ctx context.Context) error {
 			}
 			return err
 		}
+		// The opening hours of the sites entered, read at once.
+		var hours map[string]*SiteHours
+		if f.alerts != nil {
+			var entered []string
+			for _, ev := range evs {
+				if ev.Kind == geo.EventEnter && !ev.Retracted && !slices.Contains(entered, ev.Fence) {
+					entered = append(entered, ev.Fence)
+				}
+			}
+			var err error
+			if hours, err = f.hours.getMany(ctx, tx, entered); err != nil {
+				return err
+			}
+		}
 		now := store.Millis(f.now())
 		for _, ev := range evs {
 			if ev.Retracted {
@@ -295,18 +309,8 @@ func (f *Fences) flushLocked(ctx context.Context) error {
 			if ev.Kind != geo.EventEnter || f.alerts == nil {
 				continue
 			}
-			hq, err := stmts.get(ctx, hoursQuery)
-			if err != nil {
-				return fmt.Errorf("hours of site %s: %w", ev.Fence, err)
-			}
-			h, err := scanHours(hq.QueryRowContext(ctx, ev.Fence), ev.Fence)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if h.Open(ev.Time) {
+			h := hours[ev.Fence]
+			if h == nil || h.Open(ev.Time) {
 				continue
 			}
 			detail, _ := json.Marshal(map[string]any{"vehicle": ev.Vehicle, "site_id": ev.Fence, "event_id": ev.ID,

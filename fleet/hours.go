@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	_ "time/tzdata" // site time zones on hosts without a zone database
 
@@ -107,23 +108,56 @@ type hoursStore struct {
 	db *store.DB
 }
 
-const hoursQuery = `SELECT timezone, hours, updated_ms FROM fleet_site_hours WHERE site_id = ?`
-
 func (s *hoursStore) get(ctx context.Context, q store.Querier, siteID string) (*SiteHours, error) {
-	return scanHours(q.QueryRow(ctx, hoursQuery, siteID), siteID)
-}
-
-// scanHours reads the row of hoursQuery for siteID.
-func scanHours(row *sql.Row, siteID string) (*SiteHours, error) {
 	var tz, body string
 	var up int64
-	err := row.Scan(&tz, &body, &up)
+	err := q.QueryRow(ctx, `SELECT timezone, hours, updated_ms FROM fleet_site_hours WHERE site_id = ?`, siteID).Scan(&tz, &body, &up)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("hours of site %s: %w", siteID, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("hours of site %s: %w", siteID, err)
 	}
+	return parseHours(siteID, tz, body, up)
+}
+
+// getMany returns the hours of those of the sites that have hours, by site
+// id, in one query.
+func (s *hoursStore) getMany(ctx context.Context, q store.Querier, siteIDs []string) (map[string]*SiteHours, error) {
+	out := map[string]*SiteHours{}
+	if len(siteIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(siteIDs))
+	for i, id := range siteIDs {
+		args[i] = id
+	}
+	rows, err := q.Query(ctx, `SELECT site_id, timezone, hours, updated_ms FROM fleet_site_hours WHERE site_id IN (?`+
+		strings.Repeat(", ?", len(siteIDs)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("hours of sites: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, tz, body string
+		var up int64
+		if err := rows.Scan(&id, &tz, &body, &up); err != nil {
+			return nil, fmt.Errorf("hours of sites: %w", err)
+		}
+		h, err := parseHours(id, tz, body, up)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("hours of sites: %w", err)
+	}
+	return out, nil
+}
+
+// parseHours builds a site's hours from their stored columns.
+func parseHours(siteID, tz, body string, up int64) (*SiteHours, error) {
 	h := &SiteHours{SiteID: siteID, Timezone: tz, Updated: store.FromMillis(up)}
 	if err := json.Unmarshal([]byte(body), &h.Weekly); err != nil {
 		return nil, fmt.Errorf("hours of site %s: %w", siteID, err)
