@@ -25,16 +25,19 @@ func DecodeFill(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		return rec, err
 	}
 	if raw[0] == '[' && isSenML(raw) {
-		groups, err := decodeSenML(dev, raw)
+		var vbuf [16]senmlValue
+		var tbuf [2]time.Time
+		vals, times, err := decodeSenML(dev, raw, vbuf[:0], tbuf[:0])
 		if err != nil {
 			return rec, err
 		}
-		for _, g := range groups {
+		rec.Fills = make([]revloop.FillReading, 0, len(times))
+		for gi, t := range times {
 			r := newFill(dev)
-			r.Time = g.t
+			r.Time = t
 			heightCm, levelCm := nan, nan
-			for _, v := range g.vals {
-				if v.isBool || v.isStr {
+			for _, v := range vals {
+				if v.group != gi || v.isBool || v.isStr {
 					continue
 				}
 				if obj, res, ok := lwm2mPath(v.name); ok {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/revloop/revloop"
@@ -182,13 +181,4 @@ func eachObject(raw []byte, fn func(obj []byte) error) error {
 		return malformed("empty array")
 	}
 	return err
-}
-
-func senmlDevice(name string) (dev, field string, ok bool) {
-	rest, ok := strings.CutPrefix(name, "urn:dev:id:")
-	if !ok {
-		return "", name, true
-	}
-	dev, field, ok = strings.Cut(rest, ":")
-	return dev, field, ok
 }

@@ -30,14 +30,21 @@ func DecodeGPS(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		return rec, err
 	}
 	if raw[0] == '[' && isSenML(raw) {
-		groups, err := decodeSenML(dev, raw)
+		var vbuf [16]senmlValue
+		var tbuf [2]time.Time
+		vals, times, err := decodeSenML(dev, raw, vbuf[:0], tbuf[:0])
 		if err != nil {
 			return rec, err
 		}
-		for _, g := range groups {
+		rec.Positions = make([]revloop.Position, 0, len(times))
+		var bools boolSlab
+		for gi, t := range times {
 			pos := newPosition(dev)
-			pos.Time = g.t
-			for _, v := range g.vals {
+			pos.Time = t
+			for _, v := range vals {
+				if v.group != gi {
+					continue
+				}
 				switch v.name {
 				case "lat":
 					pos.Lat = v.v
@@ -55,8 +62,7 @@ func DecodeGPS(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 					pos.OdometerKm = v.v
 				case "ignition":
 					if v.isBool {
-						b := v.b
-						pos.Ignition = &b
+						pos.Ignition = bools.ptr(v.b, len(times))
 					}
 				}
 			}
@@ -152,4 +158,18 @@ func decodeGPSObject(dev revloop.DeviceID, obj []byte) (revloop.Position, error)
 		return pos, missingTS("fix")
 	}
 	return pos, needLatLon(pos)
+}
+
+// boolSlab hands out pointers to bools from shared chunks instead of
+// allocating each one.
+type boolSlab struct{ s []bool }
+
+// ptr returns a pointer to a new bool holding b; a chunk, when one is
+// needed, has room for n.
+func (bs *boolSlab) ptr(b bool, n int) *bool {
+	if len(bs.s) == cap(bs.s) {
+		bs.s = make([]bool, 0, max(n, 1))
+	}
+	bs.s = append(bs.s, b)
+	return &bs.s[len(bs.s)-1]
 }

@@ -1,9 +1,11 @@
 package ingest
 
 import (
+	"bytes"
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/revloop/revloop"
 )
@@ -16,29 +18,26 @@ type senmlValue struct {
 	isBool bool
 	s      string
 	isStr  bool
-}
-
-// senmlGroup holds the records of one instant.
-type senmlGroup struct {
-	t    time.Time
-	vals []senmlValue
+	group  int // index of its instant in the pack's times
 }
 
 // maxSenMLRecords bounds a pack.
 const maxSenMLRecords = 1024
 
-// decodeSenML resolves a SenML pack (RFC 8428, JSON) into groups of values
-// by time, in order of first appearance. Names are base name + name; a name
+// decodeSenML resolves a SenML pack (RFC 8428, JSON) into values, each with
+// the index of its instant in times, which are in order of first
+// appearance. Names are base name + name; a name
 // of the form urn:dev:id:<device>:<field> must name the topic's device.
 // Times are base time + time in seconds and must be absolute (a resolved
 // time below 2^28 is relative and rejected, since a reading needs its own
-// timestamp to be stored idempotently).
-func decodeSenML(dev revloop.DeviceID, raw []byte) ([]senmlGroup, error) {
+// timestamp to be stored idempotently). The results are appended to vals
+// and times, so a caller can hand in buffers.
+func decodeSenML(dev revloop.DeviceID, raw []byte, vals []senmlValue, times []time.Time) ([]senmlValue, []time.Time, error) {
 	var (
-		bn     string
-		bt     float64
-		groups []senmlGroup
-		n      int
+		bn      []byte
+		fullBuf [96]byte
+		bt      float64
+		n       int
 	)
 	err := eachElement(raw, func(el []byte) error {
 		n++
@@ -46,7 +45,7 @@ func decodeSenML(dev revloop.DeviceID, raw []byte) ([]senmlGroup, error) {
 			return malformed("SenML pack has more than %d records", maxSenMLRecords)
 		}
 		var (
-			name    string
+			name    []byte
 			t       float64
 			val     senmlValue
 			hasV    bool
@@ -59,11 +58,11 @@ func decodeSenML(dev revloop.DeviceID, raw []byte) ([]senmlGroup, error) {
 			var err error
 			switch key {
 			case "bn":
-				bn, err = jsonString(v)
+				bn, err = jsonBytes(v)
 			case "bt":
 				bt, err = jsonFloat(v)
 			case "n":
-				name, err = jsonString(v)
+				name, err = jsonBytes(v)
 				hasName = true
 			case "t":
 				t, err = jsonFloat(v)
@@ -93,18 +92,22 @@ func decodeSenML(dev revloop.DeviceID, raw []byte) ([]senmlGroup, error) {
 			}
 			return malformed("SenML record %d has no value", n-1)
 		}
-		full := bn + name
-		if full == "" {
+		full := append(append(fullBuf[:0], bn...), name...)
+		if len(full) == 0 {
 			return malformed("SenML record %d has no name", n-1)
 		}
-		d, field, ok := senmlDevice(full)
+		d, field, ok := senmlDeviceBytes(full)
 		if !ok {
-			return malformed("SenML name %q: want urn:dev:id:<device>:<field>", full)
+			return malformed("SenML name %q: want urn:dev:id:<device>:<field>", string(full))
 		}
-		if d != "" && d != string(dev) {
-			return reject(ReasonDeviceMismatch, "SenML names device %q, topic %q", d, dev)
+		if len(d) > 0 && string(d) != string(dev) {
+			return reject(ReasonDeviceMismatch, "SenML names device %q, topic %q", string(d), dev)
 		}
-		val.name = field
+		if k, ok := knownKey(field); ok {
+			val.name = k
+		} else {
+			val.name = string(field)
+		}
 		abs := bt + t
 		if abs < 1<<28 {
 			return reject(ReasonMissingTS, "SenML record %d has a relative time; an absolute base time is required", n-1)
@@ -113,22 +116,59 @@ func decodeSenML(dev revloop.DeviceID, raw []byte) ([]senmlGroup, error) {
 			return reject(ReasonOutOfRange, "SenML time %v out of range", abs)
 		}
 		ts := time.UnixMilli(int64(math.Round(bt*1000) + math.Round(t*1000))).UTC()
-		for i := range groups {
-			if groups[i].t.Equal(ts) {
-				groups[i].vals = append(groups[i].vals, val)
-				return nil
+		val.group = -1
+		for i := range times {
+			if times[i].Equal(ts) {
+				val.group = i
+				break
 			}
 		}
-		groups = append(groups, senmlGroup{t: ts, vals: []senmlValue{val}})
+		if val.group < 0 {
+			val.group = len(times)
+			times = append(times, ts)
+		}
+		vals = append(vals, val)
 		return nil
 	})
 	if err != nil {
+		return nil, nil, err
+	}
+	if len(times) == 0 {
+		return nil, nil, malformed("SenML pack has no values")
+	}
+	return vals, times, nil
+}
+
+// jsonBytes returns the content of a raw JSON string token without
+// allocating when it has no escapes and is ASCII, and decodes it otherwise.
+func jsonBytes(raw []byte) ([]byte, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		in := raw[1 : len(raw)-1]
+		simple := true
+		for _, c := range in {
+			if c == '\\' || c >= utf8.RuneSelf {
+				simple = false
+				break
+			}
+		}
+		if simple {
+			return in, nil
+		}
+	}
+	s, err := jsonString(raw)
+	if err != nil {
 		return nil, err
 	}
-	if len(groups) == 0 {
-		return nil, malformed("SenML pack has no values")
+	return []byte(s), nil
+}
+
+// senmlDeviceBytes splits a resolved SenML name like senmlDevice.
+func senmlDeviceBytes(name []byte) (dev, field []byte, ok bool) {
+	rest, ok := bytes.CutPrefix(name, []byte("urn:dev:id:"))
+	if !ok {
+		return nil, name, true
 	}
-	return groups, nil
+	return bytes.Cut(rest, []byte(":"))
 }
 
 // lwm2mPath splits an LwM2M resource path /<object>/<instance>/<resource>
