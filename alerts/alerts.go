@@ -251,34 +251,45 @@ func (s *Service) Apply(ctx context.Context, ops []Op) ([]bool, error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
-	changed := make([]bool, len(ops))
-	raised := make([]Alert, len(ops))
+	var changed []bool
+	var raised []Alert
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		hc := &hookCache{}
-		for i := range ops {
-			op := &ops[i]
-			var err error
-			if op.Resolve {
-				changed[i], err = s.Resolve(ctx, tx, op.Alert.OpenKey, op.Alert.Time)
-			} else {
-				raised[i] = op.Alert
-				changed[i], err = s.raise(ctx, tx, &raised[i], hc)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		changed, raised, err = s.ApplyIn(ctx, tx, ops)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	for i := range ops {
-		if changed[i] && !ops[i].Resolve {
-			s.Notify(raised[i])
-		}
+	for _, a := range raised {
+		s.Notify(a)
 	}
 	return changed, nil
+}
+
+// ApplyIn runs ops in order with q, which should be a transaction (see
+// Apply). It returns, for each op, whether it changed anything, and the
+// alerts raised anew: call Notify for each once the transaction committed.
+func (s *Service) ApplyIn(ctx context.Context, q store.Querier, ops []Op) ([]bool, []Alert, error) {
+	changed := make([]bool, len(ops))
+	var raised []Alert
+	hc := &hookCache{}
+	for i := range ops {
+		op := &ops[i]
+		var err error
+		if op.Resolve {
+			changed[i], err = s.Resolve(ctx, q, op.Alert.OpenKey, op.Alert.Time)
+		} else {
+			a := op.Alert
+			if changed[i], err = s.raise(ctx, q, &a, hc); changed[i] {
+				raised = append(raised, a)
+			}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return changed, raised, nil
 }
 
 // Resolve closes the open alert with key (a cleared condition), so that

@@ -163,13 +163,18 @@ func (f *Fences) Sync(ctx context.Context) error {
 func (f *Fences) Observe(ctx context.Context, records []ingest.Record) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.feedLocked(records)
+	return f.flushLocked(ctx)
+}
+
+// feedLocked feeds the records' fixes to the engine, queueing the events.
+func (f *Fences) feedLocked(records []ingest.Record) {
 	for i := range records {
 		for _, p := range records[i].Positions {
 			v := f.cat.vehicleOf(p.Device)
 			f.add(f.engine.Observe(v, p.Time, orb.Point{p.Lon, p.Lat}))
 		}
 	}
-	return f.flushLocked(ctx)
 }
 
 // Warm replays each tracker's fixes from since to now, so that a restarted
@@ -251,85 +256,101 @@ func (f *Fences) flushLocked(ctx context.Context) error {
 	if len(f.pending) == 0 {
 		return nil
 	}
-	evs := f.pending
 	var raised []alerts.Alert
 	err := f.db.InTx(ctx, func(tx *store.Tx) error {
-		raised = raised[:0]
-		stmts := &txStmts{tx: tx}
-		defer stmts.close()
-		exec := func(q string, args ...any) error {
-			st, err := stmts.get(ctx, q)
-			if err == nil {
-				_, err = st.ExecContext(ctx, args...)
-			}
-			return err
-		}
-		// The opening hours of the sites entered, read at once.
-		var hours map[string]*SiteHours
-		if f.alerts != nil {
-			var entered []string
-			for _, ev := range evs {
-				if ev.Kind == geo.EventEnter && !ev.Retracted && !slices.Contains(entered, ev.Fence) {
-					entered = append(entered, ev.Fence)
-				}
-			}
-			var err error
-			if hours, err = f.hours.getMany(ctx, tx, entered); err != nil {
-				return err
-			}
-		}
-		now := store.Millis(f.now())
-		for _, ev := range evs {
-			if ev.Retracted {
-				if err := exec(deleteEventSQL, ev.ID); err != nil {
-					return fmt.Errorf("retract event %s: %w", ev.ID, err)
-				}
-				if ev.Kind == geo.EventEnter && f.alerts != nil {
-					// The visit did not happen as reported: its alert, if
-					// any, is resolved.
-					if _, err := f.alerts.Resolve(ctx, tx, alerts.KindOutsideHours+":"+ev.ID, f.now()); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			site, _ := f.cat.site(ev.Fence)
-			var dur float64
-			if ev.Kind == geo.EventExit {
-				dur = ev.Duration.Seconds()
-			}
-			q := upsertEventSQL
-			if ev.weak {
-				q = weakEventSQL
-			}
-			if err := exec(q, ev.ID, string(ev.Kind), ev.Vehicle, ev.Fence, site.CustomerID, store.Millis(ev.Time), store.Millis(ev.Since),
-				dur, ev.Point.X(), ev.Point.Y(), now); err != nil {
-				return fmt.Errorf("store event %s: %w", ev.ID, err)
-			}
-			if ev.Kind != geo.EventEnter || f.alerts == nil {
-				continue
-			}
-			h := hours[ev.Fence]
-			if h == nil || h.Open(ev.Time) {
-				continue
-			}
-			detail, _ := json.Marshal(map[string]any{"vehicle": ev.Vehicle, "site_id": ev.Fence, "event_id": ev.ID,
-				"timezone": h.Timezone, "local_time": ev.Time.In(h.loc).Format("Mon 15:04")})
-			a := alerts.Alert{Kind: alerts.KindOutsideHours, Subject: ev.Vehicle, SiteID: ev.Fence, CustomerID: site.CustomerID,
-				Time: ev.Time, Detail: detail, OpenKey: alerts.KindOutsideHours + ":" + ev.ID}
-			fresh, err := f.alerts.Raise(ctx, tx, &a)
-			if err != nil {
-				return err
-			}
-			if fresh {
-				raised = append(raised, a)
-			}
-		}
-		return nil
+		var err error
+		raised, err = f.storeLocked(ctx, tx)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("fleet events: %w", err)
 	}
+	f.storedLocked(raised)
+	return nil
+}
+
+// storeLocked stores the pending events with tx and returns the alerts
+// raised for them, to notify once tx committed (storedLocked).
+func (f *Fences) storeLocked(ctx context.Context, tx *store.Tx) ([]alerts.Alert, error) {
+	evs := f.pending
+	var raised []alerts.Alert
+	stmts := &txStmts{tx: tx}
+	defer stmts.close()
+	exec := func(q string, args ...any) error {
+		st, err := stmts.get(ctx, q)
+		if err == nil {
+			_, err = st.ExecContext(ctx, args...)
+		}
+		return err
+	}
+	// The opening hours of the sites entered, read at once.
+	var hours map[string]*SiteHours
+	if f.alerts != nil {
+		var entered []string
+		for _, ev := range evs {
+			if ev.Kind == geo.EventEnter && !ev.Retracted && !slices.Contains(entered, ev.Fence) {
+				entered = append(entered, ev.Fence)
+			}
+		}
+		var err error
+		if hours, err = f.hours.getMany(ctx, tx, entered); err != nil {
+			return nil, err
+		}
+	}
+	now := store.Millis(f.now())
+	for _, ev := range evs {
+		if ev.Retracted {
+			if err := exec(deleteEventSQL, ev.ID); err != nil {
+				return nil, fmt.Errorf("retract event %s: %w", ev.ID, err)
+			}
+			if ev.Kind == geo.EventEnter && f.alerts != nil {
+				// The visit did not happen as reported: its alert, if
+				// any, is resolved.
+				if _, err := f.alerts.Resolve(ctx, tx, alerts.KindOutsideHours+":"+ev.ID, f.now()); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		site, _ := f.cat.site(ev.Fence)
+		var dur float64
+		if ev.Kind == geo.EventExit {
+			dur = ev.Duration.Seconds()
+		}
+		q := upsertEventSQL
+		if ev.weak {
+			q = weakEventSQL
+		}
+		if err := exec(q, ev.ID, string(ev.Kind), ev.Vehicle, ev.Fence, site.CustomerID, store.Millis(ev.Time), store.Millis(ev.Since),
+			dur, ev.Point.X(), ev.Point.Y(), now); err != nil {
+			return nil, fmt.Errorf("store event %s: %w", ev.ID, err)
+		}
+		if ev.Kind != geo.EventEnter || f.alerts == nil {
+			continue
+		}
+		h := hours[ev.Fence]
+		if h == nil || h.Open(ev.Time) {
+			continue
+		}
+		detail, _ := json.Marshal(map[string]any{"vehicle": ev.Vehicle, "site_id": ev.Fence, "event_id": ev.ID,
+			"timezone": h.Timezone, "local_time": ev.Time.In(h.loc).Format("Mon 15:04")})
+		a := alerts.Alert{Kind: alerts.KindOutsideHours, Subject: ev.Vehicle, SiteID: ev.Fence, CustomerID: site.CustomerID,
+			Time: ev.Time, Detail: detail, OpenKey: alerts.KindOutsideHours + ":" + ev.ID}
+		fresh, err := f.alerts.Raise(ctx, tx, &a)
+		if err != nil {
+			return nil, err
+		}
+		if fresh {
+			raised = append(raised, a)
+		}
+	}
+	return raised, nil
+}
+
+// storedLocked clears the pending events once they are stored, notifies
+// the alerts raised for them and publishes them.
+func (f *Fences) storedLocked(raised []alerts.Alert) {
+	evs := f.pending
 	f.pending = nil
 	for _, a := range raised {
 		f.alerts.Notify(a)
@@ -344,7 +365,6 @@ func (f *Fences) flushLocked(ctx context.Context) error {
 			}{"fence", toEvent(ev.Event, site.CustomerID), ev.Retracted})
 		}
 	}
-	return nil
 }
 
 func toEvent(ev geo.Event, customer string) Event {

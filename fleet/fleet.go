@@ -107,9 +107,69 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Observers are the ingest observers of the service.
+// Observers are the ingest observers of the service: one observer that
+// feeds each batch to Forecasts, Fences and Monitor and stores the fence
+// events and alert transitions it causes in one transaction.
 func (s *Service) Observers() []ingest.Observer {
-	return []ingest.Observer{s.Fences, s.Forecasts, s.Monitor}
+	return []ingest.Observer{&batchObserver{s: s}}
+}
+
+// batchObserver is the service's ingest observer. Its Observe has the
+// effects of the Observe methods of Forecasts, Fences and Monitor, in that
+// order, with one commit instead of two.
+type batchObserver struct{ s *Service }
+
+var _ ingest.Observer = (*batchObserver)(nil)
+
+// Observe marks forecasts stale, feeds the fixes to the fence engine and
+// checks the fill readings, then stores the events and alert transitions
+// together. When storing fails the fence events stay pending and the
+// monitor is left as before the call, so the redelivered batch loses
+// nothing and raises nothing twice.
+func (o *batchObserver) Observe(ctx context.Context, records []ingest.Record) error {
+	f, m := o.s.Fences, o.s.Monitor
+	o.s.Forecasts.Observe(ctx, records)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.feedLocked(records)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.evaluateLocked(ctx, records); err != nil {
+		if ferr := f.flushLocked(ctx); ferr != nil {
+			return ferr
+		}
+		return err
+	}
+	if len(f.pending) == 0 && len(m.ops) == 0 {
+		return nil
+	}
+	var fenceAlerts, monitorAlerts []alerts.Alert
+	err := o.s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if len(f.pending) > 0 {
+			if fenceAlerts, err = f.storeLocked(ctx, tx); err != nil {
+				return fmt.Errorf("fleet events: %w", err)
+			}
+		}
+		if len(m.ops) > 0 {
+			if _, monitorAlerts, err = m.alerts.ApplyIn(ctx, tx, m.ops); err != nil {
+				return fmt.Errorf("fleet monitor: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		m.undoLocked()
+		return err
+	}
+	if len(f.pending) > 0 {
+		f.storedLocked(fenceAlerts)
+	}
+	for _, a := range monitorAlerts {
+		m.alerts.Notify(a)
+	}
+	m.doneLocked()
+	return nil
 }
 
 // Refresh reloads the registry and the fences now.

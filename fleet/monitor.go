@@ -163,6 +163,25 @@ func (m *Monitor) condition(on, off bool, a alerts.Alert, detail func() json.Raw
 func (m *Monitor) Observe(ctx context.Context, records []ingest.Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.evaluateLocked(ctx, records); err != nil {
+		return err
+	}
+	if len(m.ops) == 0 {
+		return nil
+	}
+	_, err := m.alerts.Apply(ctx, m.ops)
+	if err != nil {
+		m.undoLocked()
+		return fmt.Errorf("fleet monitor: %w", err)
+	}
+	m.doneLocked()
+	return nil
+}
+
+// evaluateLocked checks the records' readings and queues the alert
+// transitions they cause in m.ops; store them, then call doneLocked, or
+// undoLocked when storing failed.
+func (m *Monitor) evaluateLocked(ctx context.Context, records []ingest.Record) error {
 	if err := m.loadOpen(ctx); err != nil {
 		return fmt.Errorf("fleet monitor: %w", err)
 	}
@@ -173,29 +192,32 @@ func (m *Monitor) Observe(ctx context.Context, records []ingest.Record) error {
 			m.reading(r)
 		}
 	}
-	if len(m.ops) == 0 {
-		return nil
-	}
-	_, err := m.alerts.Apply(ctx, m.ops)
-	if err != nil {
-		for i := len(m.undoOpen) - 1; i >= 0; i-- {
-			if u := m.undoOpen[i]; u.was {
-				m.open[u.key] = true
-			} else {
-				delete(m.open, u.key)
-			}
-		}
-		for _, u := range m.undoState {
-			u.st.last = u.last
-			u.st.temps = append(u.st.temps[:0], m.undoTemps[u.from:u.to]...)
-		}
-	}
-	clear(m.ops) // drop the alerts' details
-	clear(m.undoState)
-	if err != nil {
-		return fmt.Errorf("fleet monitor: %w", err)
-	}
 	return nil
+}
+
+// undoLocked puts the open keys and the sensors back as they were before
+// evaluateLocked.
+func (m *Monitor) undoLocked() {
+	for i := len(m.undoOpen) - 1; i >= 0; i-- {
+		if u := m.undoOpen[i]; u.was {
+			m.open[u.key] = true
+		} else {
+			delete(m.open, u.key)
+		}
+	}
+	for _, u := range m.undoState {
+		u.st.last = u.last
+		u.st.temps = append(u.st.temps[:0], m.undoTemps[u.from:u.to]...)
+	}
+	m.doneLocked()
+}
+
+// doneLocked drops the queued transitions (and the alerts' details).
+func (m *Monitor) doneLocked() {
+	clear(m.ops)
+	m.ops, m.undoOpen = m.ops[:0], m.undoOpen[:0]
+	clear(m.undoState)
+	m.undoState, m.undoTemps = m.undoState[:0], m.undoTemps[:0]
 }
 
 func (m *Monitor) reading(r revloop.FillReading) {

@@ -47,9 +47,9 @@ func mixBatches(tb testing.TB, n, size int) ([][]ingest.Record, int) {
 }
 
 // seedMixWorld loads the world of sim.Messages into db: customers, sites,
-// bins and vehicles through dispatch's seed, and the devices into the
-// registry, as the seed command does.
-func seedMixWorld(tb testing.TB, db *store.DB) {
+// bins and vehicles through dispatch's seed, and with devices set the
+// devices into the registry, as the seed command does.
+func seedMixWorld(tb testing.TB, db *store.DB, devs bool) {
 	tb.Helper()
 	ctx := context.Background()
 	w := sim.NewWorld(1, 20, 200)
@@ -63,6 +63,9 @@ func seedMixWorld(tb testing.TB, db *store.DB) {
 	}
 	if _, err := dispatch.New(db).Seed(ctx, dw, nil); err != nil {
 		tb.Fatal(err)
+	}
+	if !devs {
+		return
 	}
 	kinds := map[string]devices.AttachedKind{"tracker": "vehicle", "bin_sensor": "bin", "gate_reader": "gate", "scale": "scale"}
 	var rows []devices.Row
@@ -84,7 +87,7 @@ func seedMixWorld(tb testing.TB, db *store.DB) {
 func BenchmarkObservers(b *testing.B) {
 	batches, n := mixBatches(b, 20000, 1000)
 	db := storetest.Migrated(b, storetest.SQLite)
-	seedMixWorld(b, db)
+	seedMixWorld(b, db, true)
 	ctx := context.Background()
 	dir := dispatch.New(db)
 	ts := &fakeSeries{}
