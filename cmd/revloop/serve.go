@@ -96,7 +96,7 @@ func (c *appConfig) register(s *config.Set, r role) {
 	s.String(&c.influxOrg, "influx-org", "", "InfluxDB organisation (2.x; ignored by 1.8)")
 	s.String(&c.influxBucket, "influx-bucket", "revloop", "InfluxDB bucket (2.x) or database/retention-policy (1.8)")
 	s.Int(&c.batchPoints, "ingest-batch-points", 5000, "flush a write batch at this many points")
-	s.Duration(&c.batchDelay, "ingest-batch-delay", 200*time.Millisecond, "flush a write batch this long after its first message")
+	s.Duration(&c.batchDelay, "ingest-batch-delay", 200*time.Millisecond, "flush a write batch this long after its first message at the latest (a batch of an eighth of --ingest-batch-points goes as soon as a writer is idle)")
 	s.Int(&c.maxPayload, "ingest-max-payload", 256<<10, "dead-letter payloads larger than this many bytes as oversized")
 	s.Duration(&c.maxSkew, "ingest-max-skew", 5*time.Minute, "dead-letter readings dated further ahead of arrival as future_ts")
 	s.Int(&c.writers, "ingest-writers", 2, "batches written concurrently")
