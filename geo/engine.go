@@ -217,6 +217,13 @@ type vehicle struct {
 
 const snapEvery = 64
 
+// histCap is the initial capacity of a vehicle's history (40 kB): about
+// three hours of fixes at a 10 s interval. The retained history (6 h by
+// default) is longer, so a vehicle reporting every 20 s or more often uses
+// the memory anyway; starting there spares the copies of growing from
+// empty after each start.
+const histCap = 1024
+
 // touches reports whether any retained fix of the vehicle lies in b.
 func (v *vehicle) touches(b orb.Bound) bool {
 	if v.cur.havePos && b.Contains(v.cur.pos) {
@@ -357,7 +364,8 @@ func (e *FenceEngine) Observe(vehicleID string, t time.Time, pt orb.Point) []Eve
 	}
 	v := e.vehicles[vehicleID]
 	if v == nil {
-		v = &vehicle{id: vehicleID, emitted: map[string]*emitted{}, cur: vstate{fences: map[string]*fstate{}}}
+		v = &vehicle{id: vehicleID, emitted: map[string]*emitted{}, cur: vstate{fences: map[string]*fstate{}},
+			hist: make([]fixRec, 0, histCap)}
 		v.snaps = []snap{{n: 0, st: v.cur.clone()}}
 		e.vehicles[vehicleID] = v
 	}
