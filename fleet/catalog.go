@@ -29,18 +29,18 @@ type catalog struct {
 	dir Directory
 
 	mu        sync.RWMutex
-	vehicles  map[string]dispatch.Vehicle           // by id
-	byTracker map[revloop.DeviceID]dispatch.Vehicle // by tracker device
-	sites     map[string]dispatch.Site              // by id
-	bins      map[string]dispatch.Bin               // by id
-	bySensor  map[revloop.DeviceID]dispatch.Bin     // by fill sensor device
-	fenceIx   *geo.Index                            // the sites' geofences
+	vehicles  map[string]dispatch.Vehicle        // by id
+	byTracker map[revloop.DeviceID]string        // vehicle id by tracker device
+	sites     map[string]dispatch.Site           // by id
+	bins      map[string]dispatch.Bin            // by id
+	bySensor  map[revloop.DeviceID]*dispatch.Bin // by fill sensor device (not to be changed)
+	fenceIx   *geo.Index                         // the sites' geofences
 	loaded    time.Time
 }
 
 func newCatalog(dir Directory) *catalog {
-	return &catalog{dir: dir, vehicles: map[string]dispatch.Vehicle{}, byTracker: map[revloop.DeviceID]dispatch.Vehicle{},
-		sites: map[string]dispatch.Site{}, bins: map[string]dispatch.Bin{}, bySensor: map[revloop.DeviceID]dispatch.Bin{}}
+	return &catalog{dir: dir, vehicles: map[string]dispatch.Vehicle{}, byTracker: map[revloop.DeviceID]string{},
+		sites: map[string]dispatch.Site{}, bins: map[string]dispatch.Bin{}, bySensor: map[revloop.DeviceID]*dispatch.Bin{}}
 }
 
 func allPages[T any](ctx context.Context, list func(p dispatch.Page) ([]T, string, error)) ([]T, error) {
@@ -80,11 +80,11 @@ func (c *catalog) refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fleet catalog: bins: %w", err)
 	}
-	vm, tm := make(map[string]dispatch.Vehicle, len(vs)), make(map[revloop.DeviceID]dispatch.Vehicle, len(vs))
+	vm, tm := make(map[string]dispatch.Vehicle, len(vs)), make(map[revloop.DeviceID]string, len(vs))
 	for _, v := range vs {
 		vm[v.ID] = v
 		if v.TrackerDeviceID != "" {
-			tm[revloop.DeviceID(v.TrackerDeviceID)] = v
+			tm[revloop.DeviceID(v.TrackerDeviceID)] = v.ID
 		}
 	}
 	sm := make(map[string]dispatch.Site, len(sites))
@@ -96,11 +96,11 @@ func (c *catalog) refresh(ctx context.Context) error {
 			ix.Add(f)
 		}
 	}
-	bm, bs := make(map[string]dispatch.Bin, len(bins)), make(map[revloop.DeviceID]dispatch.Bin, len(bins))
-	for _, b := range bins {
+	bm, bs := make(map[string]dispatch.Bin, len(bins)), make(map[revloop.DeviceID]*dispatch.Bin, len(bins))
+	for i, b := range bins {
 		bm[b.ID] = b
 		if b.FillSensorDeviceID != "" {
-			bs[revloop.DeviceID(b.FillSensorDeviceID)] = b
+			bs[revloop.DeviceID(b.FillSensorDeviceID)] = &bins[i]
 		}
 	}
 	c.mu.Lock()
@@ -114,8 +114,8 @@ func (c *catalog) refresh(ctx context.Context) error {
 func (c *catalog) vehicleOf(dev revloop.DeviceID) string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if v, ok := c.byTracker[dev]; ok {
-		return v.ID
+	if id, ok := c.byTracker[dev]; ok {
+		return id
 	}
 	return string(dev)
 }
@@ -168,10 +168,18 @@ func (c *catalog) siteAt(p orb.Point) string {
 }
 
 func (c *catalog) binOf(dev revloop.DeviceID) (dispatch.Bin, bool) {
+	if b := c.sensorBin(dev); b != nil {
+		return *b, true
+	}
+	return dispatch.Bin{}, false
+}
+
+// sensorBin returns the bin of a fill sensor, or nil; the bin must not be
+// changed.
+func (c *catalog) sensorBin(dev revloop.DeviceID) *dispatch.Bin {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	b, ok := c.bySensor[dev]
-	return b, ok
+	return c.bySensor[dev]
 }
 
 func (c *catalog) bin(id string) (dispatch.Bin, bool) {

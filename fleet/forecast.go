@@ -143,7 +143,7 @@ func (f *Forecasts) Observe(_ context.Context, records []ingest.Record) error {
 		if len(records[i].Fills) == 0 {
 			continue
 		}
-		if b, ok := f.cat.binOf(records[i].Device); ok {
+		if b := f.cat.sensorBin(records[i].Device); b != nil {
 			if e := f.cache[b.ID]; e != nil {
 				e.dirty = true
 			}

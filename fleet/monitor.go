@@ -241,7 +241,7 @@ func (m *Monitor) reading(r revloop.FillReading) {
 
 func (m *Monitor) check(st *sensorState, r revloop.FillReading) {
 	subject, site, customer, threshold := string(r.Device), r.Site, "", 80.0
-	if b, ok := m.cat.binOf(r.Device); ok {
+	if b := m.cat.sensorBin(r.Device); b != nil {
 		subject, site, customer = b.ID, b.SiteID, b.CustomerID
 		if b.ThresholdPct > 0 {
 			threshold = b.ThresholdPct
