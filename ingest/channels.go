@@ -16,7 +16,13 @@ import (
 func DecodeFill(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 	var rec Record
 	switch kindOf(p) {
-	case kindObject, kindArray:
+	case kindObject:
+		rec.Fills = make([]revloop.FillReading, 1)
+		if err := decodeFillObject(dev, p, true, &rec.Fills[0]); err != nil {
+			return Record{}, syntaxFirst(p, err)
+		}
+		return rec, nil
+	case kindArray:
 	default:
 		return rec, unknownFormat(p, "a JSON fill reading or SenML")
 	}
@@ -66,55 +72,62 @@ func DecodeFill(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		return rec, nil
 	}
 	err = eachObject(raw, func(obj []byte) error {
-		r := newFill(dev)
-		heightCm, levelCm := nan, nan
-		err := eachMember(obj, func(key string, v []byte) error {
-			switch key {
-			case "ts":
-				return tsField(v, &r.Time)
-			case "device":
-				return checkDevice(dev, v)
-			case "bin", "site":
-				s, err := jsonString(v)
-				if err != nil {
-					return badField(key, err)
-				}
-				if key == "bin" {
-					r.Bin = s
-				} else {
-					r.Site = s
-				}
-			case "actual_filling_percentage":
-				return float(key, v, &r.LevelPct)
-			case "actual_filling_level_cm":
-				return float(key, v, &levelCm)
-			case "container_height_cm":
-				return float(key, v, &heightCm)
-			case "level_pct", "distance_mm", "temp_c", "battery_v", "tilt_deg":
-				x := nan
-				if err := float(key, v, &x); err != nil {
-					return err
-				}
-				setFill(&r, key, x)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if r.DistanceMm != r.DistanceMm && heightCm == heightCm && levelCm == levelCm {
-			r.DistanceMm = (heightCm - levelCm) * 10
-		}
-		if r.Time.IsZero() {
-			return missingTS("fill reading")
-		}
-		if err := needLevel(r); err != nil {
+		var r revloop.FillReading
+		if err := decodeFillObject(dev, obj, false, &r); err != nil {
 			return err
 		}
 		rec.Fills = append(rec.Fills, r)
 		return nil
 	})
 	return rec, err
+}
+
+// decodeFillObject decodes the JSON reading obj into *r, reading its
+// members with members (checked as there).
+func decodeFillObject(dev revloop.DeviceID, obj []byte, checked bool, r *revloop.FillReading) error {
+	*r = newFill(dev)
+	heightCm, levelCm := nan, nan
+	err := members(obj, checked, func(key string, v []byte) error {
+		switch key {
+		case "ts":
+			return tsField(v, &r.Time)
+		case "device":
+			return checkDevice(dev, v)
+		case "bin", "site":
+			s, err := jsonString(v)
+			if err != nil {
+				return badField(key, err)
+			}
+			if key == "bin" {
+				r.Bin = s
+			} else {
+				r.Site = s
+			}
+		case "actual_filling_percentage":
+			return float(key, v, &r.LevelPct)
+		case "actual_filling_level_cm":
+			return float(key, v, &levelCm)
+		case "container_height_cm":
+			return float(key, v, &heightCm)
+		case "level_pct", "distance_mm", "temp_c", "battery_v", "tilt_deg":
+			x := nan
+			if err := float(key, v, &x); err != nil {
+				return err
+			}
+			setFill(r, key, x)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if r.DistanceMm != r.DistanceMm && heightCm == heightCm && levelCm == levelCm {
+		r.DistanceMm = (heightCm - levelCm) * 10
+	}
+	if r.Time.IsZero() {
+		return missingTS("fill reading")
+	}
+	return needLevel(*r)
 }
 
 func newFill(dev revloop.DeviceID) revloop.FillReading {
@@ -157,15 +170,16 @@ func DecodeRFID(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 	default:
 		return rec, unknownFormat(p, "a JSON batch of tag reads")
 	}
-	raw, err := topJSON(p)
-	if err != nil {
-		return rec, err
-	}
 	var batchTS time.Time
-	readsRaw := raw
-	if raw[0] == '{' {
-		readsRaw = nil
-		err := eachMember(raw, func(key string, v []byte) error {
+	var readsRaw []byte
+	if kindOf(p) == kindArray {
+		raw, err := topJSON(p)
+		if err != nil {
+			return rec, err
+		}
+		readsRaw = raw
+	} else {
+		err := eachMemberChecked(p, func(key string, v []byte) error {
 			switch key {
 			case "ts":
 				return tsField(v, &batchTS)
@@ -180,13 +194,13 @@ func DecodeRFID(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 			return nil
 		})
 		if err != nil {
-			return rec, err
+			return rec, syntaxFirst(p, err)
 		}
 		if readsRaw == nil {
 			return rec, malformed("rfid batch has no reads")
 		}
 	}
-	err = eachObject(readsRaw, func(obj []byte) error {
+	err := eachObject(readsRaw, func(obj []byte) error {
 		if len(rec.Reads) >= maxRFIDReads {
 			return malformed("rfid batch has more than %d reads", maxRFIDReads)
 		}
@@ -242,7 +256,13 @@ func DecodeRFID(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 func DecodeWeight(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 	var rec Record
 	switch kindOf(p) {
-	case kindObject, kindArray:
+	case kindObject:
+		rec.Weights = make([]revloop.WeightReading, 1)
+		if err := decodeWeightObject(dev, p, true, &rec.Weights[0]); err != nil {
+			return Record{}, syntaxFirst(p, err)
+		}
+		return rec, nil
+	case kindArray:
 	default:
 		return rec, unknownFormat(p, "a JSON weight reading")
 	}
@@ -251,40 +271,50 @@ func DecodeWeight(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		return rec, err
 	}
 	err = eachObject(raw, func(obj []byte) error {
-		w := revloop.WeightReading{Device: dev, Kg: nan}
-		err := eachMember(obj, func(key string, v []byte) error {
-			switch key {
-			case "ts":
-				return tsField(v, &w.Time)
-			case "device":
-				return checkDevice(dev, v)
-			case "kg":
-				return float(key, v, &w.Kg)
-			case "stable":
-				if isNull(v) {
-					return nil
-				}
-				b, err := jsonBool(v)
-				if err != nil {
-					return badField(key, err)
-				}
-				w.Stable = b
-			}
-			return nil
-		})
-		if err != nil {
+		var w revloop.WeightReading
+		if err := decodeWeightObject(dev, obj, false, &w); err != nil {
 			return err
-		}
-		if w.Time.IsZero() {
-			return missingTS("weight reading")
-		}
-		if w.Kg != w.Kg {
-			return malformed("weight reading has no kg")
 		}
 		rec.Weights = append(rec.Weights, w)
 		return nil
 	})
 	return rec, err
+}
+
+// decodeWeightObject decodes the JSON reading obj into *w, reading its
+// members with members (checked as there).
+func decodeWeightObject(dev revloop.DeviceID, obj []byte, checked bool, w *revloop.WeightReading) error {
+	*w = revloop.WeightReading{Device: dev, Kg: nan}
+	err := members(obj, checked, func(key string, v []byte) error {
+		switch key {
+		case "ts":
+			return tsField(v, &w.Time)
+		case "device":
+			return checkDevice(dev, v)
+		case "kg":
+			return float(key, v, &w.Kg)
+		case "stable":
+			if isNull(v) {
+				return nil
+			}
+			b, err := jsonBool(v)
+			if err != nil {
+				return badField(key, err)
+			}
+			w.Stable = b
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if w.Time.IsZero() {
+		return missingTS("weight reading")
+	}
+	if w.Kg != w.Kg {
+		return malformed("weight reading has no kg")
+	}
+	return nil
 }
 
 // DecodeStatus decodes a status payload: a JSON health report {"ts",
@@ -297,12 +327,8 @@ func DecodeStatus(dev revloop.DeviceID, p []byte, received time.Time) (Record, e
 	if kindOf(p) != kindObject {
 		return rec, unknownFormat(p, "a JSON status object")
 	}
-	raw, err := topJSON(p)
-	if err != nil {
-		return rec, err
-	}
 	st := revloop.DeviceStatus{Device: dev, BatteryV: nan, RSSIDbm: nan, UptimeS: nan, Online: true}
-	err = eachMember(raw, func(key string, v []byte) error {
+	err := eachMemberChecked(p, func(key string, v []byte) error {
 		switch key {
 		case "ts":
 			return tsField(v, &st.Time)
@@ -342,7 +368,7 @@ func DecodeStatus(dev revloop.DeviceID, p []byte, received time.Time) (Record, e
 		return nil
 	})
 	if err != nil {
-		return rec, err
+		return rec, syntaxFirst(p, err)
 	}
 	if st.Time.IsZero() {
 		st.Time = received.UTC().Truncate(time.Millisecond)

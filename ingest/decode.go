@@ -15,7 +15,8 @@ import (
 // will). Errors are *RejectError.
 type DecodeFunc func(dev revloop.DeviceID, payload []byte, received time.Time) (Record, error)
 
-// decoders is the registry of payload decoders, keyed by channel.
+// decoders is the registry of payload decoders, keyed by channel; Decode
+// switches on the same channels.
 var decoders = map[revloop.Channel]DecodeFunc{
 	revloop.ChannelGPS:    DecodeGPS,
 	revloop.ChannelFill:   DecodeFill,
@@ -37,11 +38,21 @@ func Decode(topic string, payload []byte, received time.Time) (Record, error) {
 	if err != nil {
 		return Record{}, reject(ReasonBadTopic, "%v", err)
 	}
-	dec, ok := decoders[ch]
-	if !ok {
+	var rec Record
+	switch ch {
+	case revloop.ChannelGPS:
+		rec, err = DecodeGPS(dev, payload, received)
+	case revloop.ChannelFill:
+		rec, err = DecodeFill(dev, payload, received)
+	case revloop.ChannelRFID:
+		rec, err = DecodeRFID(dev, payload, received)
+	case revloop.ChannelWeight:
+		rec, err = DecodeWeight(dev, payload, received)
+	case revloop.ChannelStatus:
+		rec, err = DecodeStatus(dev, payload, received)
+	default:
 		return Record{}, reject(ReasonUnknownChannel, "channel %q is not an uplink channel of the v1 contract", ch)
 	}
-	rec, err := dec(dev, payload, received)
 	if err != nil {
 		return Record{}, err
 	}
@@ -95,6 +106,16 @@ func topJSON(p []byte) ([]byte, error) {
 		return nil, malformed("%v", err)
 	}
 	return raw, nil
+}
+
+// syntaxFirst returns the error of a payload decoded in one pass with
+// eachMemberChecked: the JSON syntax error of p when it has one, as a
+// decoder that checks p first would report it, or else err.
+func syntaxFirst(p []byte, err error) error {
+	if _, jerr := topJSON(p); jerr != nil {
+		return jerr
+	}
+	return err
 }
 
 // isSenML reports whether the array raw looks like a SenML pack: its first

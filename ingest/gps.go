@@ -21,7 +21,17 @@ func DecodeGPS(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		}
 		rec.Positions = fixes
 		return rec, nil
-	case kindObject, kindArray:
+	case kindObject:
+		// One fix, read in one pass; its position and ignition flag share
+		// one allocation.
+		one := new(singleFix)
+		bools := boolSlab{s: one.ignition[:0]}
+		if err := decodeGPSObject(dev, p, true, &one.pos[0], &bools); err != nil {
+			return rec, syntaxFirst(p, err)
+		}
+		rec.Positions = one.pos[:]
+		return rec, nil
+	case kindArray:
 	default:
 		return rec, unknownFormat(p, "a JSON fix, NMEA 0183 or SenML")
 	}
@@ -73,20 +83,33 @@ func DecodeGPS(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		}
 		return rec, nil
 	}
-	n := 1
-	if raw[0] == '[' {
-		n = 4
-	}
-	rec.Positions = make([]revloop.Position, 0, n)
+	rec.Positions = make([]revloop.Position, 0, 4)
+	var bools boolSlab
 	err = eachObject(raw, func(obj []byte) error {
-		pos, err := decodeGPSObject(dev, obj)
-		if err != nil {
+		var pos revloop.Position
+		if err := decodeGPSObject(dev, obj, false, &pos, &bools); err != nil {
 			return err
 		}
 		rec.Positions = append(rec.Positions, pos)
 		return nil
 	})
 	return rec, err
+}
+
+// singleFix holds the position of a payload with one fix and its ignition
+// flag.
+type singleFix struct {
+	pos      [1]revloop.Position
+	ignition [1]bool
+}
+
+// members walks the members of obj with eachMember, or with
+// eachMemberChecked when obj is a whole payload not yet checked.
+func members(obj []byte, checked bool, fn func(key string, val []byte) error) error {
+	if checked {
+		return eachMemberChecked(obj, fn)
+	}
+	return eachMember(obj, fn)
 }
 
 func newPosition(dev revloop.DeviceID) revloop.Position {
@@ -101,9 +124,12 @@ func needLatLon(pos revloop.Position) error {
 	return nil
 }
 
-func decodeGPSObject(dev revloop.DeviceID, obj []byte) (revloop.Position, error) {
-	pos := newPosition(dev)
-	err := eachMember(obj, func(key string, v []byte) error {
+// decodeGPSObject decodes the fix obj into *dst, reading its members with
+// members (checked as there); ignition flags come from bools.
+func decodeGPSObject(dev revloop.DeviceID, obj []byte, checked bool, dst *revloop.Position, bools *boolSlab) error {
+	*dst = newPosition(dev)
+	pos := dst
+	err := members(obj, checked, func(key string, v []byte) error {
 		switch key {
 		case "ts":
 			return tsField(v, &pos.Time)
@@ -139,7 +165,7 @@ func decodeGPSObject(dev revloop.DeviceID, obj []byte) (revloop.Position, error)
 			if err != nil {
 				return badField(key, err)
 			}
-			pos.Ignition = &b
+			pos.Ignition = bools.ptr(b, 16)
 		case "vehicle":
 			s, err := jsonString(v)
 			if err != nil {
@@ -152,12 +178,12 @@ func decodeGPSObject(dev revloop.DeviceID, obj []byte) (revloop.Position, error)
 		return nil
 	})
 	if err != nil {
-		return pos, err
+		return err
 	}
 	if pos.Time.IsZero() {
-		return pos, missingTS("fix")
+		return missingTS("fix")
 	}
-	return pos, needLatLon(pos)
+	return needLatLon(*pos)
 }
 
 // boolSlab hands out pointers to bools from shared chunks instead of

@@ -398,6 +398,68 @@ func eachMember(raw []byte, fn func(key string, val []byte) error) error {
 	return nil
 }
 
+// eachMemberChecked is eachMember for a whole payload p that has not been
+// checked: it checks the syntax as jsonTop does while it walks p, which
+// must hold one object with optional white space around it, and so reads
+// p once instead of twice. It stops at the first syntax error or error of
+// fn; its syntax errors do not say where, so a caller that gets an error
+// asks jsonTop (see syntaxFirst) whether p is valid JSON at all, which is
+// the error to report first.
+func eachMemberChecked(p []byte, fn func(key string, val []byte) error) error {
+	i := skipWS(p, 0)
+	if i >= len(p) || p[i] != '{' {
+		return errNotObject
+	}
+	i = skipWS(p, i+1)
+	if i < len(p) && p[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(p) || p[i] != '"' {
+				return errJSON
+			}
+			kend, err := scanString(p, i)
+			if err != nil {
+				return err
+			}
+			key, ok := knownKey(p[i+1 : kend-1])
+			if !ok {
+				if key, err = jsonString(p[i:kend]); err != nil {
+					return err
+				}
+			}
+			i = skipWS(p, kend)
+			if i >= len(p) || p[i] != ':' {
+				return errJSON
+			}
+			i = skipWS(p, i+1)
+			vend, err := scanValue(p, i, 1)
+			if err != nil {
+				return err
+			}
+			if err := fn(key, p[i:vend]); err != nil {
+				return err
+			}
+			i = skipWS(p, vend)
+			if i >= len(p) {
+				return errJSON
+			}
+			if p[i] == '}' {
+				i++
+				break
+			}
+			if p[i] != ',' {
+				return errJSON
+			}
+			i = skipWS(p, i+1)
+		}
+	}
+	if skipWS(p, i) != len(p) {
+		return errJSON
+	}
+	return nil
+}
+
 var (
 	errNotObject = fmt.Errorf("%w: want an object", errJSON)
 	errNotArray  = fmt.Errorf("%w: want an array", errJSON)
