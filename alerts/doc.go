@@ -14,7 +14,9 @@
 // among stored alerts while it is set, so a cause delivered twice raises one
 // alert. Condition alerts (bin full, fire, tilt) keep their key until they
 // are resolved; one-off alerts (device offline, closed site) keep it for
-// good. Because the outbox lives in the state store, nothing raised is lost
-// across a restart: a new Deliverer over the same database sends whatever
-// is still pending.
+// good. Apply (or ApplyIn, in the caller's transaction) stores a batch of
+// raises and resolves in order in one transaction, for observers that decide
+// many transitions at once. Because the outbox lives in the state store,
+// nothing raised is lost across a restart: a new Deliverer over the same
+// database sends whatever is still pending.
 package alerts

@@ -1,10 +1,11 @@
 // Package fleet derives what the dispatcher watches from the raw readings:
 // geofence events, trips and stops, fill forecasts and alerts.
 //
-//	ingest ──Observe──▶ Fences    ──▶ fleet_events (upsert by event id, delete when retracted)
-//	                │               └─▶ outside_hours alert (same transaction) ──▶ alerts outbox
-//	                ├─▶ Forecasts  (marks the bin's cached forecast stale)
+//	ingest ──Observe──▶ Forecasts  (marks the bin's cached forecast stale)
+//	                ├─▶ Fences    ──▶ fleet_events (upsert by event id, delete when retracted)
+//	                │               └─▶ outside_hours alerts ──▶ alerts outbox
 //	                └─▶ Monitor    ──▶ bin_full, fire_suspicion, tilt alerts
+//	                    (one transaction per batch for the events and alerts)
 //	device_events ──PollOffline──▶ device_offline alerts
 //	timeseries ──Positions──▶ Trips (on request)
 //	           ──FillHistory──▶ Forecasts (cached per bin)
@@ -18,6 +19,12 @@
 // restart the engine replays Config.Warmup of stored fixes; a visit already
 // in progress at the replay's start is an artefact of the cut: its enter
 // and dwell are dropped and its exit does not replace the stored one.
+//
+// Service.Observers is one ingest observer that feeds each batch to
+// Forecasts, Fences and Monitor and stores the fence events and alert
+// transitions it causes in one transaction; when that fails, the events
+// stay pending and the monitor is left as before, so the redelivered batch
+// stores the same rows. Each part's own Observe does the same for its part.
 //
 // Sites may have opening hours (SiteHours, table fleet_site_hours): a
 // vehicle entering a site while it is closed raises an outside_hours alert.
