@@ -23,17 +23,24 @@ func DecodeFill(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		}
 		return rec, nil
 	case kindArray:
-	default:
-		return rec, unknownFormat(p, "a JSON fill reading or SenML")
+		// Read in one pass too: syntaxFirst puts a syntax error first.
+		rec, err := decodeFillArray(dev, p)
+		if err != nil {
+			return rec, syntaxFirst(p, err)
+		}
+		return rec, nil
 	}
-	raw, err := topJSON(p)
-	if err != nil {
-		return rec, err
-	}
-	if raw[0] == '[' && isSenML(raw) {
+	return rec, unknownFormat(p, "a JSON fill reading or SenML")
+}
+
+// decodeFillArray decodes a payload holding a JSON array not yet checked: a
+// SenML pack or an array of readings.
+func decodeFillArray(dev revloop.DeviceID, p []byte) (Record, error) {
+	var rec Record
+	if isSenML(p[skipWS(p, 0):]) {
 		var vbuf [16]senmlValue
 		var tbuf [2]time.Time
-		vals, times, err := decodeSenML(dev, raw, vbuf[:0], tbuf[:0])
+		vals, times, err := decodeSenML(dev, p, true, vbuf[:0], tbuf[:0])
 		if err != nil {
 			return rec, err
 		}
@@ -71,7 +78,7 @@ func DecodeFill(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		}
 		return rec, nil
 	}
-	err = eachObject(raw, func(obj []byte) error {
+	err := eachObject(p, true, func(obj []byte) error {
 		var r revloop.FillReading
 		if err := decodeFillObject(dev, obj, false, &r); err != nil {
 			return err
@@ -171,14 +178,9 @@ func DecodeRFID(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		return rec, unknownFormat(p, "a JSON batch of tag reads")
 	}
 	var batchTS time.Time
-	var readsRaw []byte
-	if kindOf(p) == kindArray {
-		raw, err := topJSON(p)
-		if err != nil {
-			return rec, err
-		}
-		readsRaw = raw
-	} else {
+	readsRaw, checked := p, true
+	if kindOf(p) == kindObject {
+		readsRaw, checked = nil, false
 		err := eachMemberChecked(p, func(key string, v []byte) error {
 			switch key {
 			case "ts":
@@ -200,7 +202,10 @@ func DecodeRFID(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 			return rec, malformed("rfid batch has no reads")
 		}
 	}
-	err := eachObject(readsRaw, func(obj []byte) error {
+	// A batch usually repeats one tag's EPC; its string is built once.
+	var lastEPCRaw []byte
+	var lastEPC string
+	err := eachObject(readsRaw, checked, func(obj []byte) error {
 		if len(rec.Reads) >= maxRFIDReads {
 			return malformed("rfid batch has more than %d reads", maxRFIDReads)
 		}
@@ -211,11 +216,16 @@ func DecodeRFID(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 			case "ts":
 				return tsField(v, &r.Time)
 			case "epc":
+				if lastEPCRaw != nil && string(v) == string(lastEPCRaw) {
+					r.EPC = lastEPC
+					return nil
+				}
 				s, err := jsonString(v)
 				if err != nil {
 					return badField(key, err)
 				}
 				r.EPC = strings.ToUpper(s)
+				lastEPCRaw, lastEPC = v, r.EPC
 			case "antenna":
 				n, err := jsonInt(v)
 				if err != nil {
@@ -248,7 +258,10 @@ func DecodeRFID(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		rec.Reads = append(rec.Reads, r)
 		return nil
 	})
-	return rec, err
+	if err != nil {
+		return rec, syntaxFirst(p, err)
+	}
+	return rec, nil
 }
 
 // DecodeWeight decodes a weight payload: a JSON reading {"ts", "kg",
@@ -266,11 +279,7 @@ func DecodeWeight(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 	default:
 		return rec, unknownFormat(p, "a JSON weight reading")
 	}
-	raw, err := topJSON(p)
-	if err != nil {
-		return rec, err
-	}
-	err = eachObject(raw, func(obj []byte) error {
+	err := eachObject(p, true, func(obj []byte) error {
 		var w revloop.WeightReading
 		if err := decodeWeightObject(dev, obj, false, &w); err != nil {
 			return err
@@ -278,7 +287,10 @@ func DecodeWeight(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		rec.Weights = append(rec.Weights, w)
 		return nil
 	})
-	return rec, err
+	if err != nil {
+		return rec, syntaxFirst(p, err)
+	}
+	return rec, nil
 }
 
 // decodeWeightObject decodes the JSON reading obj into *w, reading its

@@ -119,7 +119,9 @@ func syntaxFirst(p []byte, err error) error {
 }
 
 // isSenML reports whether the array raw looks like a SenML pack: its first
-// element is an object with a name or base name.
+// element is an object with a name or base name. raw need not have been
+// checked: on bytes that are not JSON the answer is meaningless but
+// harmless, since the caller then reports the syntax error.
 func isSenML(raw []byte) bool {
 	senml := false
 	first := true
@@ -185,13 +187,14 @@ func missingTS(what string) error {
 }
 
 // eachObject calls fn for raw when it is an object, or for every element of
-// raw when it is an array of objects.
-func eachObject(raw []byte, fn func(obj []byte) error) error {
-	if raw[0] == '{' {
+// raw when it is an array of objects. With checked, raw is a whole payload
+// holding an array, not yet checked (see eachElementChecked).
+func eachObject(raw []byte, checked bool, fn func(obj []byte) error) error {
+	if !checked && raw[0] == '{' {
 		return fn(raw)
 	}
 	n := 0
-	err := eachElement(raw, func(el []byte) error {
+	err := elements(raw, checked, func(el []byte) error {
 		if len(el) == 0 || el[0] != '{' {
 			return malformed("array element %d is not an object", n)
 		}

@@ -32,17 +32,24 @@ func DecodeGPS(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 		rec.Positions = one.pos[:]
 		return rec, nil
 	case kindArray:
-	default:
-		return rec, unknownFormat(p, "a JSON fix, NMEA 0183 or SenML")
+		// Read in one pass too: syntaxFirst puts a syntax error first.
+		rec, err := decodeGPSArray(dev, p)
+		if err != nil {
+			return rec, syntaxFirst(p, err)
+		}
+		return rec, nil
 	}
-	raw, err := topJSON(p)
-	if err != nil {
-		return rec, err
-	}
-	if raw[0] == '[' && isSenML(raw) {
+	return rec, unknownFormat(p, "a JSON fix, NMEA 0183 or SenML")
+}
+
+// decodeGPSArray decodes a payload holding a JSON array not yet checked: a
+// SenML pack or an array of fixes.
+func decodeGPSArray(dev revloop.DeviceID, p []byte) (Record, error) {
+	var rec Record
+	if isSenML(p[skipWS(p, 0):]) {
 		var vbuf [16]senmlValue
 		var tbuf [2]time.Time
-		vals, times, err := decodeSenML(dev, raw, vbuf[:0], tbuf[:0])
+		vals, times, err := decodeSenML(dev, p, true, vbuf[:0], tbuf[:0])
 		if err != nil {
 			return rec, err
 		}
@@ -85,7 +92,7 @@ func DecodeGPS(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 	}
 	rec.Positions = make([]revloop.Position, 0, 4)
 	var bools boolSlab
-	err = eachObject(raw, func(obj []byte) error {
+	err := eachObject(p, true, func(obj []byte) error {
 		var pos revloop.Position
 		if err := decodeGPSObject(dev, obj, false, &pos, &bools); err != nil {
 			return err
@@ -103,14 +110,7 @@ type singleFix struct {
 	ignition [1]bool
 }
 
-// members walks the members of obj with eachMember, or with
-// eachMemberChecked when obj is a whole payload not yet checked.
-func members(obj []byte, checked bool, fn func(key string, val []byte) error) error {
-	if checked {
-		return eachMemberChecked(obj, fn)
-	}
-	return eachMember(obj, fn)
-}
+
 
 func newPosition(dev revloop.DeviceID) revloop.Position {
 	return revloop.Position{Device: dev, Lat: nan, Lon: nan, SpeedKmh: nan, HeadingDeg: nan,

@@ -171,10 +171,25 @@ func scanNumber(b []byte, i int) (int, error) {
 	return i, nil
 }
 
+// plainByte marks the bytes a JSON string holds as they are: not a quote,
+// a backslash or a control character.
+var plainByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	return t
+}()
+
 func scanString(b []byte, i int) (int, error) {
 	start := i
 	i++
 	for i < len(b) {
+		for i < len(b) && plainByte[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -460,6 +475,64 @@ func eachMemberChecked(p []byte, fn func(key string, val []byte) error) error {
 	return nil
 }
 
+// eachElementChecked is eachElement for a whole payload p that has not
+// been checked, as eachMemberChecked is for eachMember: p must hold one
+// array with optional white space around it.
+func eachElementChecked(p []byte, fn func(val []byte) error) error {
+	i := skipWS(p, 0)
+	if i >= len(p) || p[i] != '[' {
+		return errNotArray
+	}
+	i = skipWS(p, i+1)
+	if i < len(p) && p[i] == ']' {
+		i++
+	} else {
+		for {
+			vend, err := scanValue(p, i, 1)
+			if err != nil {
+				return err
+			}
+			if err := fn(p[i:vend]); err != nil {
+				return err
+			}
+			i = skipWS(p, vend)
+			if i >= len(p) {
+				return errJSON
+			}
+			if p[i] == ']' {
+				i++
+				break
+			}
+			if p[i] != ',' {
+				return errJSON
+			}
+			i = skipWS(p, i+1)
+		}
+	}
+	if skipWS(p, i) != len(p) {
+		return errJSON
+	}
+	return nil
+}
+
+// elements walks the elements of raw with eachElement, or with
+// eachElementChecked when raw is a whole payload not yet checked.
+func elements(raw []byte, checked bool, fn func(val []byte) error) error {
+	if checked {
+		return eachElementChecked(raw, fn)
+	}
+	return eachElement(raw, fn)
+}
+
+// members walks the members of obj with eachMember, or with
+// eachMemberChecked when obj is a whole payload not yet checked.
+func members(obj []byte, checked bool, fn func(key string, val []byte) error) error {
+	if checked {
+		return eachMemberChecked(obj, fn)
+	}
+	return eachMember(obj, fn)
+}
+
 var (
 	errNotObject = fmt.Errorf("%w: want an object", errJSON)
 	errNotArray  = fmt.Errorf("%w: want an array", errJSON)
@@ -590,31 +663,28 @@ var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 
 // which the caller then hands to strconv.
 func parseDecimal(b []byte) (float64, bool) {
 	i := 0
-	neg := false
-	if len(b) > 0 && b[0] == '-' {
-		neg, i = true, 1
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		i = 1
 	}
 	var mant uint64
-	digits, frac, dot := 0, 0, false
-	for ; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 15 {
-				return 0, false
-			}
-			mant = mant*10 + uint64(c-'0')
-			digits++
-			if dot {
-				frac++
-			}
-		case c == '.' && !dot:
-			dot = true
-		default:
-			return 0, false
-		}
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		mant = mant*10 + uint64(b[i]-'0')
+		i++
 	}
-	if digits == 0 {
+	digits, frac := i-start, 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		start = i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			mant = mant*10 + uint64(b[i]-'0')
+			i++
+		}
+		frac = i - start
+		digits += frac
+	}
+	if i != len(b) || digits == 0 || digits > 15 {
 		return 0, false
 	}
 	v := float64(mant) / exactPow10[frac]

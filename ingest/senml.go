@@ -31,15 +31,16 @@ const maxSenMLRecords = 1024
 // Times are base time + time in seconds and must be absolute (a resolved
 // time below 2^28 is relative and rejected, since a reading needs its own
 // timestamp to be stored idempotently). The results are appended to vals
-// and times, so a caller can hand in buffers.
-func decodeSenML(dev revloop.DeviceID, raw []byte, vals []senmlValue, times []time.Time) ([]senmlValue, []time.Time, error) {
+// and times, so a caller can hand in buffers. With checked, raw is a whole
+// payload not yet checked (see eachElementChecked).
+func decodeSenML(dev revloop.DeviceID, raw []byte, checked bool, vals []senmlValue, times []time.Time) ([]senmlValue, []time.Time, error) {
 	var (
 		bn      []byte
 		fullBuf [96]byte
 		bt      float64
 		n       int
 	)
-	err := eachElement(raw, func(el []byte) error {
+	err := elements(raw, checked, func(el []byte) error {
 		n++
 		if n > maxSenMLRecords {
 			return malformed("SenML pack has more than %d records", maxSenMLRecords)

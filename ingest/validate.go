@@ -25,10 +25,12 @@ func (l Limits) withDefaults() Limits {
 		l.MaxSkew = 5 * time.Minute
 	}
 	if l.Oldest.IsZero() {
-		l.Oldest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+		l.Oldest = defaultOldest
 	}
 	return l
 }
+
+var defaultOldest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // rangeCheck is one physical range; NaN (absent) always passes.
 func rangeCheck(name string, v, lo, hi float64) error {
