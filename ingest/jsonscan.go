@@ -399,7 +399,10 @@ func eachMember(raw []byte, fn func(key string, val []byte) error) error {
 			}
 		}
 		i = skipWS(raw, kend)
-		i = skipWS(raw, i+1) // ':'
+		if i >= len(raw) || raw[i] != ':' {
+			return errNotObject
+		}
+		i = skipWS(raw, i+1)
 		vend := skipValue(raw, i)
 		if err := fn(key, raw[i:vend]); err != nil {
 			return err
