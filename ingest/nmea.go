@@ -164,12 +164,18 @@ func nmeaFields(line []byte, dst [][]byte) ([][]byte, error) {
 	}
 	body := line[1:star]
 	var cs byte
-	for _, c := range body {
+	start := 0
+	for i, c := range body {
 		if c < 0x20 || c > 0x7e {
 			return nil, malformed("NMEA: non-printable byte in sentence")
 		}
 		cs ^= c
+		if c == ',' {
+			dst = append(dst, body[start:i])
+			start = i + 1
+		}
 	}
+	dst = append(dst, body[start:])
 	hi, lo := line[star+1], line[star+2]
 	if !isHex(hi) || !isHex(lo) {
 		return nil, reject(ReasonBadChecksum, "NMEA: checksum %q is not hex", line[star+1:])
@@ -177,14 +183,7 @@ func nmeaFields(line []byte, dst [][]byte) ([][]byte, error) {
 	if want := unhex(hi)<<4 | unhex(lo); want != cs {
 		return nil, reject(ReasonBadChecksum, "NMEA: checksum %02X, computed %02X", uint64(want), cs)
 	}
-	for {
-		i := bytes.IndexByte(body, ',')
-		if i < 0 {
-			return append(dst, body), nil
-		}
-		dst = append(dst, body[:i])
-		body = body[i+1:]
-	}
+	return dst, nil
 }
 
 func unhex(c byte) byte {

@@ -160,7 +160,7 @@ func AppendPoints(dst []timeseries.Point, rec *Record) []timeseries.Point {
 		slots := make([]positionSlot, len(rec.Positions))
 		for i, p := range rec.Positions {
 			s := &slots[i]
-			pb.start(s.fields[:], s.floats[:], nil, s.tags[:])
+			pb.start(s.fields[:], s.floats[:], nil, nil)
 			dst = append(dst, pb.position(p))
 		}
 	}
@@ -221,7 +221,6 @@ type (
 	positionSlot struct {
 		fields [8]timeseries.Field
 		floats [6]float64
-		tags   [1]timeseries.Tag
 	}
 	fillSlot struct {
 		fields [5]timeseries.Field
@@ -293,6 +292,8 @@ func (b *pointBuf) value(key string, v any) {
 	b.fields = append(b.fields, timeseries.Field{Key: key, Value: v})
 }
 
+// tag adds a tag; a slot without room for tags (a position's, whose
+// vehicle tag is rare) gets a slice of its own.
 func (b *pointBuf) tag(key, v string) {
 	b.tags = append(b.tags, timeseries.Tag{Key: key, Value: v})
 }
