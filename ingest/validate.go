@@ -43,6 +43,10 @@ func rangeCheck(name string, v, lo, hi float64) error {
 	return nil
 }
 
+// within reports whether rangeCheck passes v: NaN (absent) or a finite
+// value in lo..hi (the bounds are finite, so infinities fall outside).
+func within(v, lo, hi float64) bool { return !(v < lo || v > hi) }
+
 func firstErr(errs ...error) error {
 	for _, e := range errs {
 		if e != nil {
@@ -68,7 +72,15 @@ func Validate(rec *Record, received time.Time, lim Limits) error {
 		}
 		return nil
 	}
+	tsOK := func(t time.Time) bool { return !t.After(latest) && !t.Before(lim.Oldest) }
 	for _, p := range rec.Positions {
+		// The common case, everything in range, is decided without
+		// building the checks below.
+		if tsOK(p.Time) && within(p.Lat, -90, 90) && within(p.Lon, -180, 180) &&
+			within(p.SpeedKmh, 0, 400) && within(p.HeadingDeg, 0, 360) && within(p.HDOP, 0, 100) &&
+			within(p.OdometerKm, 0, 1e8) && (p.Lat != 0 || p.Lon != 0) && p.Sats <= 200 {
+			continue
+		}
 		if err := firstErr(
 			checkTS(p.Time),
 			rangeCheck("lat", p.Lat, -90, 90),
@@ -88,6 +100,10 @@ func Validate(rec *Record, received time.Time, lim Limits) error {
 		}
 	}
 	for _, f := range rec.Fills {
+		if tsOK(f.Time) && within(f.LevelPct, 0, 100) && within(f.DistanceMm, 0, 20000) &&
+			within(f.TempC, -50, 400) && within(f.BatteryV, 0, 60) && within(f.TiltDeg, 0, 180) {
+			continue
+		}
 		if err := firstErr(
 			checkTS(f.Time),
 			rangeCheck("level_pct", f.LevelPct, 0, 100),
