@@ -40,7 +40,7 @@ func decodeFillArray(dev revloop.DeviceID, p []byte) (Record, error) {
 	if isSenML(p[skipWS(p, 0):]) {
 		var vbuf [16]senmlValue
 		var tbuf [2]time.Time
-		vals, times, err := decodeSenML(dev, p, true, vbuf[:0], tbuf[:0])
+		vals, times, err := decodeSenML(dev, p, vbuf[:0], tbuf[:0])
 		if err != nil {
 			return rec, err
 		}

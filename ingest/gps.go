@@ -49,12 +49,18 @@ func decodeGPSArray(dev revloop.DeviceID, p []byte) (Record, error) {
 	if isSenML(p[skipWS(p, 0):]) {
 		var vbuf [16]senmlValue
 		var tbuf [2]time.Time
-		vals, times, err := decodeSenML(dev, p, true, vbuf[:0], tbuf[:0])
+		vals, times, err := decodeSenML(dev, p, vbuf[:0], tbuf[:0])
 		if err != nil {
 			return rec, err
 		}
-		rec.Positions = make([]revloop.Position, 0, len(times))
 		var bools boolSlab
+		if len(times) == 1 {
+			// One instant: its position and ignition flag share one allocation.
+			one := new(singleFix)
+			rec.Positions, bools.s = one.pos[:0], one.ignition[:0]
+		} else {
+			rec.Positions = make([]revloop.Position, 0, len(times))
+		}
 		for gi, t := range times {
 			pos := newPosition(dev)
 			pos.Time = t

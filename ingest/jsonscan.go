@@ -518,6 +518,124 @@ func eachElementChecked(p []byte, fn func(val []byte) error) error {
 	return nil
 }
 
+// walkObject checks the object at p[i], at nesting depth depth, as
+// scanValue does, calls fn for each of its members on the way, and returns
+// its end offset. Its syntax errors do not say where (see syntaxFirst).
+func walkObject(p []byte, i, depth int, fn func(key string, val []byte) error) (int, error) {
+	if depth >= maxJSONDepth {
+		return 0, errJSON
+	}
+	i = skipWS(p, i+1)
+	if i < len(p) && p[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(p) || p[i] != '"' {
+			return 0, errJSON
+		}
+		kend, err := scanString(p, i)
+		if err != nil {
+			return 0, err
+		}
+		key, ok := knownKey(p[i+1 : kend-1])
+		if !ok {
+			if key, err = jsonString(p[i:kend]); err != nil {
+				return 0, err
+			}
+		}
+		i = skipWS(p, kend)
+		if i >= len(p) || p[i] != ':' {
+			return 0, errJSON
+		}
+		i = skipWS(p, i+1)
+		vend, err := scanValue(p, i, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		if err := fn(key, p[i:vend]); err != nil {
+			return 0, err
+		}
+		i = skipWS(p, vend)
+		if i >= len(p) {
+			return 0, errJSON
+		}
+		if p[i] == '}' {
+			return i + 1, nil
+		}
+		if p[i] != ',' {
+			return 0, errJSON
+		}
+		i = skipWS(p, i+1)
+	}
+}
+
+// objWalker lets the callback of eachRecordChecked walk the members of its
+// element while they are checked.
+type objWalker struct {
+	p      []byte
+	i, end int
+	walked bool
+}
+
+// members checks the element, an object, calling fn for each member.
+func (w *objWalker) members(fn func(key string, val []byte) error) error {
+	end, err := walkObject(w.p, w.i, 1, fn)
+	w.end, w.walked = end, err == nil
+	return err
+}
+
+// eachRecordChecked walks a whole payload p holding an array, not yet
+// checked, in one pass: for every element it points w at the element and
+// calls fn with the element's first byte; fn may walk the members of an
+// object element with w (which it shares with the caller rather than
+// receives, so that it stays on the stack). An element fn does not walk is
+// checked with scanValue. Syntax errors are as for eachElementChecked.
+func eachRecordChecked(p []byte, w *objWalker, fn func(first byte) error) error {
+	i := skipWS(p, 0)
+	if i >= len(p) || p[i] != '[' {
+		return errNotArray
+	}
+	i = skipWS(p, i+1)
+	if i < len(p) && p[i] == ']' {
+		i++
+	} else {
+		for {
+			if i >= len(p) {
+				return errJSON
+			}
+			*w = objWalker{p: p, i: i}
+			if err := fn(p[i]); err != nil {
+				return err
+			}
+			if w.walked {
+				i = w.end
+			} else {
+				vend, err := scanValue(p, i, 1)
+				if err != nil {
+					return err
+				}
+				i = vend
+			}
+			i = skipWS(p, i)
+			if i >= len(p) {
+				return errJSON
+			}
+			if p[i] == ']' {
+				i++
+				break
+			}
+			if p[i] != ',' {
+				return errJSON
+			}
+			i = skipWS(p, i+1)
+		}
+	}
+	if skipWS(p, i) != len(p) {
+		return errJSON
+	}
+	return nil
+}
+
 // elements walks the elements of raw with eachElement, or with
 // eachElementChecked when raw is a whole payload not yet checked.
 func elements(raw []byte, checked bool, fn func(val []byte) error) error {

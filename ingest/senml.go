@@ -31,16 +31,18 @@ const maxSenMLRecords = 1024
 // Times are base time + time in seconds and must be absolute (a resolved
 // time below 2^28 is relative and rejected, since a reading needs its own
 // timestamp to be stored idempotently). The results are appended to vals
-// and times, so a caller can hand in buffers. With checked, raw is a whole
-// payload not yet checked (see eachElementChecked).
-func decodeSenML(dev revloop.DeviceID, raw []byte, checked bool, vals []senmlValue, times []time.Time) ([]senmlValue, []time.Time, error) {
+// and times, so a caller can hand in buffers. raw is a whole payload not
+// yet checked: its syntax is checked in the same pass (see
+// eachRecordChecked and syntaxFirst).
+func decodeSenML(dev revloop.DeviceID, raw []byte, vals []senmlValue, times []time.Time) ([]senmlValue, []time.Time, error) {
 	var (
 		bn      []byte
 		fullBuf [96]byte
 		bt      float64
 		n       int
 	)
-	err := elements(raw, checked, func(el []byte) error {
+	var w objWalker
+	err := eachRecordChecked(raw, &w, func(first byte) error {
 		n++
 		if n > maxSenMLRecords {
 			return malformed("SenML pack has more than %d records", maxSenMLRecords)
@@ -52,10 +54,10 @@ func decodeSenML(dev revloop.DeviceID, raw []byte, checked bool, vals []senmlVal
 			hasV    bool
 			hasName bool
 		)
-		if len(el) == 0 || el[0] != '{' {
+		if first != '{' {
 			return malformed("SenML record %d is not an object", n-1)
 		}
-		err := eachMember(el, func(key string, v []byte) error {
+		err := w.members(func(key string, v []byte) error {
 			var err error
 			switch key {
 			case "bn":
