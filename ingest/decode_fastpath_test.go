@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"encoding/binary"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 	"time"
@@ -106,4 +108,31 @@ func FuzzParseDecimal(f *testing.F) {
 	f.Add("51.0811")
 	f.Add("-0.000000000000001")
 	f.Fuzz(checkDecimal)
+}
+
+func TestPlain8(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			want := true
+			for _, x := range b {
+				want = want && plainByte[x]
+			}
+			if got := plain8(binary.LittleEndian.Uint64(b)); got != want {
+				t.Fatalf("plain8(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		x := rng.Uint64()
+		want := true
+		for _, c := range binary.LittleEndian.AppendUint64(nil, x) {
+			want = want && plainByte[c]
+		}
+		if got := plain8(x); got != want {
+			t.Fatalf("plain8(%#x) = %v, want %v", x, got, want)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -180,10 +181,22 @@ var plainByte = func() (t [256]bool) {
 	return t
 }()
 
+// plain8 reports whether the 8 bytes packed in x are all plainByte: none is
+// a quote, a backslash or below 0x20 (the usual test for a zero byte, on x
+// and on x xor each special byte).
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return (x-0x20*ones)&^x&highs|hasZero(x^('"'*ones))|hasZero(x^('\\'*ones)) == 0
+}
+
 func scanString(b []byte, i int) (int, error) {
 	start := i
 	i++
 	for i < len(b) {
+		for i+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && plainByte[b[i]] {
 			i++
 		}
