@@ -92,7 +92,6 @@ func benchIngest(b *testing.B, msgs []sim.Message) {
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(i), "cpu-ns/op")
 }
 
-
 // BenchmarkPipeline measures the stages without MQTT or a real store.
 func BenchmarkPipeline(b *testing.B) {
 	msgs := sim.Messages(1, 10000, 0)

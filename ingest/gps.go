@@ -116,8 +116,6 @@ type singleFix struct {
 	ignition [1]bool
 }
 
-
-
 func newPosition(dev revloop.DeviceID) revloop.Position {
 	return revloop.Position{Device: dev, Lat: nan, Lon: nan, SpeedKmh: nan, HeadingDeg: nan,
 		HDOP: nan, Sats: -1, OdometerKm: nan}
