@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -416,10 +415,7 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				// A plain connection: mqttpub coalesces its own writes, and
-				// the ingest's buffered connection would add a goroutine
-				// hand-over per write.
-				nc, err := dialPublisher(uri)
+				nc, err := ingest.DialMQTT(uri, nil, 30*time.Second)
 				if err != nil {
 					errs <- fmt.Errorf("publisher %s: %w", o.ClientID, err)
 					return
@@ -570,13 +566,6 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 			}
 		}
 	}
-}
-
-func dialPublisher(uri *url.URL) (net.Conn, error) {
-	if uri.Scheme == "tcp" || uri.Scheme == "mqtt" {
-		return net.DialTimeout("tcp", uri.Host, 30*time.Second)
-	}
-	return ingest.DialMQTT(uri, nil, 30*time.Second)
 }
 
 // cleanSession removes the persistent session the ingest child left in an
