@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"sync"
@@ -29,8 +30,12 @@ type bufferedConn struct {
 	done    chan struct{}
 }
 
-func newBufferedConn(c net.Conn) *bufferedConn {
-	b := &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, 64<<10), kick: make(chan struct{}, 1), done: make(chan struct{})}
+func newBufferedConn(c net.Conn, gather time.Duration) *bufferedConn {
+	var r io.Reader = c
+	if gather > 0 {
+		r = &gatherReader{Conn: c, delay: gather}
+	}
+	b := &bufferedConn{Conn: c, r: bufio.NewReaderSize(r, 64<<10), kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go b.flusher()
 	return b
 }
@@ -55,6 +60,30 @@ func (b *bufferedConn) Write(p []byte) (int, error) {
 	default:
 	}
 	return len(p), nil
+}
+
+// gatherReader waits delay before a read that follows a short one. A
+// broker writes each message to the ingest connection on its own; read as
+// they come, a stream of tens of thousands of small packets a second costs
+// one system call and one goroutine wake-up each. Waiting a little once
+// the stream has been drained lets the next read take what arrived
+// meanwhile, at the price of that wait in latency.
+type gatherReader struct {
+	net.Conn
+	delay time.Duration
+	short bool
+}
+
+// gatherBelow is the read size under which the next read waits.
+const gatherBelow = 16 << 10
+
+func (g *gatherReader) Read(p []byte) (int, error) {
+	if g.short {
+		time.Sleep(g.delay)
+	}
+	n, err := g.Conn.Read(p)
+	g.short = n < gatherBelow
+	return n, err
 }
 
 // puback queues the acknowledgement of the QoS 1 publication id; it
@@ -123,6 +152,13 @@ func (b *bufferedConn) Close() error {
 // connection to uri whose reads are buffered and whose writes are coalesced;
 // use it with paho's SetCustomOpenConnectionFn.
 func DialMQTT(uri *url.URL, tlsCfg *tls.Config, timeout time.Duration) (net.Conn, error) {
+	return dialMQTT(uri, tlsCfg, timeout, 0)
+}
+
+// dialMQTT is DialMQTT whose reads, with gather > 0, wait gather after a
+// short read (see gatherReader): for the ingest connection, which carries
+// the whole stream.
+func dialMQTT(uri *url.URL, tlsCfg *tls.Config, timeout, gather time.Duration) (net.Conn, error) {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -146,5 +182,5 @@ func DialMQTT(uri *url.URL, tlsCfg *tls.Config, timeout time.Duration) (net.Conn
 	if err != nil {
 		return nil, err
 	}
-	return newBufferedConn(c), nil
+	return newBufferedConn(c, gather), nil
 }

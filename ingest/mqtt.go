@@ -154,6 +154,10 @@ func (s *MQTTSource) pump(ctx context.Context, out chan<- Message) {
 	}
 }
 
+// readGather is how long the ingest connection waits before reading again
+// after a short read.
+const readGather = 500 * time.Microsecond
+
 // Run connects (retrying until ctx ends), subscribes on every connect and
 // delivers messages to out until ctx ends. The connection stays open after
 // Run returns so that the pipeline can still acknowledge; Close ends it.
@@ -178,7 +182,7 @@ func (s *MQTTSource) Run(ctx context.Context, out chan<- Message) error {
 		SetKeepAlive(30 * time.Second).
 		SetResumeSubs(true).
 		SetCustomOpenConnectionFn(func(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
-			c, err := DialMQTT(uri, s.cfg.TLSConfig, s.cfg.ConnectTimeout)
+			c, err := dialMQTT(uri, s.cfg.TLSConfig, s.cfg.ConnectTimeout, readGather)
 			if bc, ok := c.(*bufferedConn); ok && err == nil {
 				s.conn.Store(bc)
 			}

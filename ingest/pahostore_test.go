@@ -55,7 +55,7 @@ func TestBufferedConnPuback(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			a, b := net.Pipe()
 			defer b.Close()
-			bc := newBufferedConn(a)
+			bc := newBufferedConn(a, 0)
 			if !bc.puback(c.id) {
 				t.Fatal("puback on an open connection failed")
 			}
