@@ -34,6 +34,11 @@ type Options struct {
 	KeepAlive time.Duration // 0: 120 s
 	Window    int           // unacknowledged publications; 0: 256
 	Timeout   time.Duration // CONNACK wait; 0: 30 s
+	// AckPause, when set, is how long the reader waits after taking every
+	// acknowledgement that had arrived: a broker that sends each PUBACK on
+	// its own then wakes the reader once per pause instead of once per
+	// message. The window must cover what is published during a pause.
+	AckPause time.Duration
 }
 
 // Conn is one MQTT connection publishing at QoS 1. Publish may be called
@@ -87,7 +92,7 @@ func Connect(nc net.Conn, o Options) (*Conn, error) {
 		return nil, fmt.Errorf("%w: %s: return code %d", ErrRefused, o.ClientID, ack[3])
 	}
 	c := &Conn{nc: nc, window: make(chan struct{}, o.Window), done: make(chan struct{})}
-	go c.reader(r)
+	go c.reader(r, o.AckPause)
 	return c, nil
 }
 
@@ -188,7 +193,7 @@ func (c *Conn) Publish(topic string, payload []byte, retained bool) error {
 
 // reader counts PUBACKs and frees window slots; any other packet from the
 // broker ends the connection with an error.
-func (c *Conn) reader(r *bufio.Reader) {
+func (c *Conn) reader(r *bufio.Reader, pause time.Duration) {
 	defer close(c.done)
 	var p [4]byte
 	for {
@@ -206,6 +211,9 @@ func (c *Conn) reader(r *bufio.Reader) {
 		default:
 			c.fail(errors.New("mqttpub: PUBACK without a publication in flight"))
 			return
+		}
+		if pause > 0 && r.Buffered() == 0 {
+			time.Sleep(pause)
 		}
 	}
 }

@@ -38,6 +38,12 @@ type received struct {
 }
 
 func TestPublishDeliversEveryMessageOnce(t *testing.T) {
+	for _, pause := range []time.Duration{0, 5 * time.Millisecond} {
+		t.Run(fmt.Sprintf("ack pause %s", pause), func(t *testing.T) { testPublish(t, pause) })
+	}
+}
+
+func testPublish(t *testing.T, pause time.Duration) {
 	addr := startBroker(t)
 	var (
 		mu  sync.Mutex
@@ -60,7 +66,7 @@ func TestPublishDeliversEveryMessageOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := mqttpub.Connect(nc, mqttpub.Options{ClientID: "dev-1", Window: 8})
+	c, err := mqttpub.Connect(nc, mqttpub.Options{ClientID: "dev-1", Window: 8, AckPause: pause})
 	if err != nil {
 		t.Fatal(err)
 	}
