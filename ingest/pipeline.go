@@ -308,30 +308,39 @@ func (p *Pipeline) decodeStage(in <-chan Message, out chan<- []*item) {
 			}
 			it := &store[i]
 			it.msg = msg
-			switch {
-			case len(msg.Payload) > p.opts.MaxPayloadBytes:
-				p.rejectItem(it, reject(ReasonOversized, "payload of %d bytes exceeds the limit of %d", len(msg.Payload), p.opts.MaxPayloadBytes))
-			case isDownlink(msg.Topic):
-				// revloop's own retained config downlinks: nothing to store.
-				if msg.Ack != nil {
-					msg.Ack()
-				}
-				p.m.Inflight.Dec()
-				continue
-			default:
-				rec, err := Decode(msg.Topic, msg.Payload, msg.Received)
-				if err != nil {
-					p.rejectItem(it, err)
-				} else {
-					it.rec = rec
-				}
+			if p.decode(it) {
+				chunk = append(chunk, it)
 			}
-			chunk = append(chunk, it)
 		}
 		if len(chunk) > 0 {
 			out <- chunk
 		}
 	}
+}
+
+// decode checks the message's size and topic and decodes its payload; it reports
+// false for a message with nothing to store, already acknowledged.
+func (p *Pipeline) decode(it *item) bool {
+	msg := it.msg
+	switch {
+	case len(msg.Payload) > p.opts.MaxPayloadBytes:
+		p.rejectItem(it, reject(ReasonOversized, "payload of %d bytes exceeds the limit of %d", len(msg.Payload), p.opts.MaxPayloadBytes))
+	case isDownlink(msg.Topic):
+		// revloop's own retained config downlinks: nothing to store.
+		if msg.Ack != nil {
+			msg.Ack()
+		}
+		p.m.Inflight.Dec()
+		return false
+	default:
+		rec, err := Decode(msg.Topic, msg.Payload, msg.Received)
+		if err != nil {
+			p.rejectItem(it, err)
+		} else {
+			it.rec = rec
+		}
+	}
+	return true
 }
 
 func isDownlink(topic string) bool {
