@@ -47,7 +47,9 @@ func EnvName(name string) string {
 func (s *Set) usage(name, usage string) string { return usage + " (env " + EnvName(name) + ")" }
 
 // String registers a string setting.
-func (s *Set) String(p *string, name, def, usage string) { s.fs.StringVar(p, name, def, s.usage(name, usage)) }
+func (s *Set) String(p *string, name, def, usage string) {
+	s.fs.StringVar(p, name, def, s.usage(name, usage))
+}
 
 // Secret registers a string setting that must never be printed or logged.
 func (s *Set) Secret(p *string, name, usage string) {
@@ -56,7 +58,9 @@ func (s *Set) Secret(p *string, name, usage string) {
 }
 
 // Int registers an integer setting.
-func (s *Set) Int(p *int, name string, def int, usage string) { s.fs.IntVar(p, name, def, s.usage(name, usage)) }
+func (s *Set) Int(p *int, name string, def int, usage string) {
+	s.fs.IntVar(p, name, def, s.usage(name, usage))
+}
 
 // Int64 registers an integer setting.
 func (s *Set) Int64(p *int64, name string, def int64, usage string) {
@@ -74,7 +78,9 @@ func (s *Set) Duration(p *time.Duration, name string, def time.Duration, usage s
 }
 
 // Bool registers a boolean setting.
-func (s *Set) Bool(p *bool, name string, def bool, usage string) { s.fs.BoolVar(p, name, def, s.usage(name, usage)) }
+func (s *Set) Bool(p *bool, name string, def bool, usage string) {
+	s.fs.BoolVar(p, name, def, s.usage(name, usage))
+}
 
 // FlagSet exposes the underlying flags, e.g. for positional arguments.
 func (s *Set) FlagSet() *flag.FlagSet { return s.fs }
