@@ -379,7 +379,8 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 	}
 
 	// Publishers: one connection per device (the broker lets a device
-	// publish only under its own id), devices spread over the workers.
+	// publish only under its own id) unless --shared-conns, devices spread
+	// over the workers.
 	devIndex := map[revloop.DeviceID]int{}
 	var devList []revloop.DeviceID
 	for _, m := range msgs {
@@ -392,7 +393,7 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 	if err != nil {
 		return res, err
 	}
-	// connOf maps a device to its connection in conns.
+	// connOf maps a device to its connection in pubs.
 	nConns := len(devList)
 	if f.sharedConns > 0 {
 		nConns = f.sharedConns
