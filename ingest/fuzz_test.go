@@ -1,14 +1,18 @@
 package ingest
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/revloop/revloop"
 )
 
-// fuzzDecoder checks that a decoder never panics, and that what it accepts
-// and Validate passes can be turned into storable points.
+// fuzzDecoder checks that a decoder never panics, that a JSON payload it
+// accepts is valid JSON (the one-pass decoders check syntax as they go),
+// and that what it accepts and Validate passes can be turned into storable
+// points.
 func fuzzDecoder(f *testing.F, ch revloop.Channel, seeds ...string) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -21,6 +25,9 @@ func fuzzDecoder(f *testing.F, ch revloop.Channel, seeds ...string) {
 				t.Fatalf("error without reason: %v", err)
 			}
 			return
+		}
+		if tp := bytes.TrimSpace(p); len(tp) > 0 && (tp[0] == '{' || tp[0] == '[') && !json.Valid(p) {
+			t.Fatalf("accepted invalid JSON %q", p)
 		}
 		rec.Device, rec.Channel = "dev-1", ch
 		if err := Validate(&rec, recvd, Limits{MaxSkew: time.Hour}); err != nil {

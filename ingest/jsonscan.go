@@ -441,90 +441,62 @@ func eachMemberChecked(p []byte, fn func(key string, val []byte) error) error {
 	if i >= len(p) || p[i] != '{' {
 		return errNotObject
 	}
-	i = skipWS(p, i+1)
-	if i < len(p) && p[i] == '}' {
-		i++
-	} else {
-		for {
-			if i >= len(p) || p[i] != '"' {
-				return errJSON
-			}
-			kend, err := scanString(p, i)
-			if err != nil {
-				return err
-			}
-			key, ok := knownKey(p[i+1 : kend-1])
-			if !ok {
-				if key, err = jsonString(p[i:kend]); err != nil {
-					return err
-				}
-			}
-			i = skipWS(p, kend)
-			if i >= len(p) || p[i] != ':' {
-				return errJSON
-			}
-			i = skipWS(p, i+1)
-			vend, err := scanValue(p, i, 1)
-			if err != nil {
-				return err
-			}
-			if err := fn(key, p[i:vend]); err != nil {
-				return err
-			}
-			i = skipWS(p, vend)
-			if i >= len(p) {
-				return errJSON
-			}
-			if p[i] == '}' {
-				i++
-				break
-			}
-			if p[i] != ',' {
-				return errJSON
-			}
-			i = skipWS(p, i+1)
-		}
+	end, err := walkObject(p, i, 0, fn)
+	if err != nil {
+		return err
 	}
-	if skipWS(p, i) != len(p) {
-		return errJSON
-	}
-	return nil
+	return onlyWS(p, end)
 }
 
 // eachElementChecked is eachElement for a whole payload p that has not
 // been checked, as eachMemberChecked is for eachMember: p must hold one
 // array with optional white space around it.
 func eachElementChecked(p []byte, fn func(val []byte) error) error {
+	return walkArray(p, func(i int) (int, error) {
+		end, err := scanValue(p, i, 1)
+		if err != nil {
+			return 0, err
+		}
+		return end, fn(p[i:end])
+	})
+}
+
+// walkArray checks the whole payload p, one array with optional white
+// space around it, calling elem with the offset of each element; elem
+// checks the element and returns its end offset.
+func walkArray(p []byte, elem func(i int) (int, error)) error {
 	i := skipWS(p, 0)
 	if i >= len(p) || p[i] != '[' {
 		return errNotArray
 	}
 	i = skipWS(p, i+1)
 	if i < len(p) && p[i] == ']' {
-		i++
-	} else {
-		for {
-			vend, err := scanValue(p, i, 1)
-			if err != nil {
-				return err
-			}
-			if err := fn(p[i:vend]); err != nil {
-				return err
-			}
-			i = skipWS(p, vend)
-			if i >= len(p) {
-				return errJSON
-			}
-			if p[i] == ']' {
-				i++
-				break
-			}
-			if p[i] != ',' {
-				return errJSON
-			}
-			i = skipWS(p, i+1)
-		}
+		return onlyWS(p, i+1)
 	}
+	for {
+		if i >= len(p) {
+			return errJSON
+		}
+		end, err := elem(i)
+		if err != nil {
+			return err
+		}
+		i = skipWS(p, end)
+		if i >= len(p) {
+			return errJSON
+		}
+		if p[i] == ']' {
+			return onlyWS(p, i+1)
+		}
+		if p[i] != ',' {
+			return errJSON
+		}
+		i = skipWS(p, i+1)
+	}
+}
+
+// onlyWS reports a syntax error unless p holds only white space from i on.
+func onlyWS(p []byte, i int) error {
 	if skipWS(p, i) != len(p) {
 		return errJSON
 	}
@@ -604,49 +576,16 @@ func (w *objWalker) members(fn func(key string, val []byte) error) error {
 // receives, so that it stays on the stack). An element fn does not walk is
 // checked with scanValue. Syntax errors are as for eachElementChecked.
 func eachRecordChecked(p []byte, w *objWalker, fn func(first byte) error) error {
-	i := skipWS(p, 0)
-	if i >= len(p) || p[i] != '[' {
-		return errNotArray
-	}
-	i = skipWS(p, i+1)
-	if i < len(p) && p[i] == ']' {
-		i++
-	} else {
-		for {
-			if i >= len(p) {
-				return errJSON
-			}
-			*w = objWalker{p: p, i: i}
-			if err := fn(p[i]); err != nil {
-				return err
-			}
-			if w.walked {
-				i = w.end
-			} else {
-				vend, err := scanValue(p, i, 1)
-				if err != nil {
-					return err
-				}
-				i = vend
-			}
-			i = skipWS(p, i)
-			if i >= len(p) {
-				return errJSON
-			}
-			if p[i] == ']' {
-				i++
-				break
-			}
-			if p[i] != ',' {
-				return errJSON
-			}
-			i = skipWS(p, i+1)
+	return walkArray(p, func(i int) (int, error) {
+		*w = objWalker{p: p, i: i}
+		if err := fn(p[i]); err != nil {
+			return 0, err
 		}
-	}
-	if skipWS(p, i) != len(p) {
-		return errJSON
-	}
-	return nil
+		if w.walked {
+			return w.end, nil
+		}
+		return scanValue(p, i, 1)
+	})
 }
 
 // elements walks the elements of raw with eachElement, or with
