@@ -634,20 +634,26 @@ func eachElement(raw []byte, fn func(val []byte) error) error {
 	return nil
 }
 
+// plainString returns the content of the raw string token raw (quotes
+// checked by the caller) and whether it is plain: ASCII without escapes,
+// so that the bytes are the decoded string.
+func plainString(raw []byte) ([]byte, bool) {
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return in, false
+		}
+	}
+	return in, true
+}
+
 // jsonString decodes a raw JSON string token.
 func jsonString(raw []byte) (string, error) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", errors.New("want a string")
 	}
-	in := raw[1 : len(raw)-1]
-	simple := true
-	for _, c := range in {
-		if c == '\\' || c >= utf8.RuneSelf {
-			simple = false
-			break
-		}
-	}
-	if simple {
+	in, plain := plainString(raw)
+	if plain {
 		return string(in), nil
 	}
 	out := make([]byte, 0, len(in))

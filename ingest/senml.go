@@ -5,7 +5,6 @@ import (
 	"math"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/revloop/revloop"
 )
@@ -146,15 +145,7 @@ func decodeSenML(dev revloop.DeviceID, raw []byte, vals []senmlValue, times []ti
 // allocating when it has no escapes and is ASCII, and decodes it otherwise.
 func jsonBytes(raw []byte) ([]byte, error) {
 	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
-		in := raw[1 : len(raw)-1]
-		simple := true
-		for _, c := range in {
-			if c == '\\' || c >= utf8.RuneSelf {
-				simple = false
-				break
-			}
-		}
-		if simple {
+		if in, plain := plainString(raw); plain {
 			return in, nil
 		}
 	}
