@@ -306,14 +306,7 @@ func decodeWeightObject(dev revloop.DeviceID, obj []byte, checked bool, w *revlo
 		case "kg":
 			return float(key, v, &w.Kg)
 		case "stable":
-			if isNull(v) {
-				return nil
-			}
-			b, err := jsonBool(v)
-			if err != nil {
-				return badField(key, err)
-			}
-			w.Stable = b
+			return optional(key, v, jsonBool, &w.Stable)
 		}
 		return nil
 	})
@@ -353,14 +346,7 @@ func DecodeStatus(dev revloop.DeviceID, p []byte, received time.Time) (Record, e
 		case "uptime_s":
 			return float(key, v, &st.UptimeS)
 		case "firmware":
-			if isNull(v) {
-				return nil
-			}
-			s, err := jsonString(v)
-			if err != nil {
-				return badField(key, err)
-			}
-			st.Firmware = s
+			return optional(key, v, jsonString, &st.Firmware)
 		case "online":
 			b, err := jsonBool(v)
 			if err != nil {
@@ -368,14 +354,7 @@ func DecodeStatus(dev revloop.DeviceID, p []byte, received time.Time) (Record, e
 			}
 			st.Online = b
 		case "config_version":
-			if isNull(v) {
-				return nil
-			}
-			n, err := jsonInt(v)
-			if err != nil {
-				return badField(key, err)
-			}
-			st.ConfigVersion = n
+			return optional(key, v, jsonInt, &st.ConfigVersion)
 		}
 		return nil
 	})

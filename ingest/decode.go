@@ -160,10 +160,16 @@ func checkDevice(topicDev revloop.DeviceID, raw []byte) error {
 
 // float reads an optional number (null means absent).
 func float(field string, raw []byte, dst *float64) error {
+	return optional(field, raw, jsonFloat, dst)
+}
+
+// optional parses the member raw of field with parse into *dst; null
+// leaves *dst as it is.
+func optional[T any](field string, raw []byte, parse func([]byte) (T, error), dst *T) error {
 	if isNull(raw) {
 		return nil
 	}
-	v, err := jsonFloat(raw)
+	v, err := parse(raw)
 	if err != nil {
 		return badField(field, err)
 	}
