@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/revloop/revloop"
 	"github.com/revloop/revloop/devices"
+	"github.com/revloop/revloop/internal/mqttpub"
 	"github.com/revloop/revloop/ingest"
 	"github.com/revloop/revloop/store"
 )
@@ -247,46 +247,18 @@ func connectStorm(ctx context.Context, addr string, creds []devices.Credential, 
 // mqttConnect performs one MQTT 3.1.1 CONNECT and reports whether the
 // broker accepted it.
 func mqttConnect(addr, clientID, user, pass string) (bool, error) {
-	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return false, err
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	str := func(b []byte, s string) []byte { return append(append(b, byte(len(s)>>8), byte(len(s))), s...) }
-	var body []byte
-	body = str(body, "MQTT")
-	body = append(body, 4, 0xC2, 0, 60) // level 4; username, password, clean session; keep-alive 60 s
-	body = str(body, clientID)
-	body = str(body, user)
-	body = str(body, pass)
-	pkt := []byte{0x10}
-	for l := len(body); ; {
-		b := byte(l % 128)
-		l /= 128
-		if l > 0 {
-			b |= 0x80
-		}
-		pkt = append(pkt, b)
-		if l == 0 {
-			break
-		}
-	}
-	if _, err := conn.Write(append(pkt, body...)); err != nil {
-		return false, err
-	}
-	ack := make([]byte, 4)
-	if _, err := io.ReadFull(bufio.NewReader(conn), ack); err != nil {
-		return false, nil // refused: the broker closed the connection
-	}
-	if ack[0] != 0x20 {
-		return false, fmt.Errorf("unexpected packet %#x instead of CONNACK", ack[0])
-	}
-	if ack[3] != 0 {
+	c, err := mqttpub.Connect(nc, mqttpub.Options{ClientID: clientID, Username: user, Password: pass, KeepAlive: 60 * time.Second})
+	if errors.Is(err, mqttpub.ErrRefused) {
 		return false, nil
 	}
-	_, err = conn.Write([]byte{0xE0, 0})
-	return true, err
+	if err != nil {
+		return false, err
+	}
+	return true, c.Close()
 }
 
 func benchHealth(ctx context.Context, e *env, args []string) error {

@@ -19,11 +19,12 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // ErrRefused is returned by Connect when the broker answers CONNACK with a
-// non-zero return code.
+// non-zero return code or closes the connection without answering.
 var ErrRefused = errors.New("mqttpub: connection refused")
 
 // Options are the CONNECT settings of a Conn.
@@ -80,6 +81,10 @@ func Connect(nc net.Conn, o Options) (*Conn, error) {
 	var ack [4]byte
 	if _, err := io.ReadFull(r, ack[:]); err != nil {
 		nc.Close()
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			// Closed instead of answered: how brokers refuse too.
+			return nil, fmt.Errorf("%w: %s: connection closed before CONNACK", ErrRefused, o.ClientID)
+		}
 		return nil, fmt.Errorf("mqttpub: connect %s: %w", o.ClientID, err)
 	}
 	nc.SetReadDeadline(time.Time{})

@@ -138,6 +138,19 @@ func TestConnectRefused(t *testing.T) {
 	}
 }
 
+func TestConnectClosedWithoutAnswerIsRefused(t *testing.T) {
+	srv, cli := net.Pipe()
+	go func() {
+		buf := make([]byte, 256)
+		srv.Read(buf)
+		srv.Close()
+	}()
+	_, err := mqttpub.Connect(cli, mqttpub.Options{ClientID: "dev-1"})
+	if !errors.Is(err, mqttpub.ErrRefused) {
+		t.Fatalf("Connect = %v, want ErrRefused", err)
+	}
+}
+
 func TestPublishAfterBrokerGoneFails(t *testing.T) {
 	srv, cli := net.Pipe()
 	go func() {
