@@ -138,16 +138,16 @@ func limit(n, def, most int) int {
 
 // Passages lists passages, oldest first.
 func (s *Service) Passages(ctx context.Context, f PassageFilter) ([]Passage, error) {
-	w := where{q: `SELECT ` + passageCols + ` FROM yard_passages WHERE 1 = 1`}
-	w.eq("yard", f.Yard)
-	w.eq("reader", string(f.Reader))
-	w.eq("epc", f.EPC)
-	w.eq("vehicle", f.Vehicle)
-	w.span("first_ms", f.From, f.To)
-	if err := w.after(f.After, "first_ms", "id"); err != nil {
+	w := store.Where{Q: `SELECT ` + passageCols + ` FROM yard_passages WHERE 1 = 1`}
+	w.Eq("yard", f.Yard)
+	w.Eq("reader", string(f.Reader))
+	w.Eq("epc", f.EPC)
+	w.Eq("vehicle", f.Vehicle)
+	w.Span("first_ms", f.From, f.To)
+	if err := w.AfterTime(f.After, "first_ms", "id"); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, w.q+` ORDER BY first_ms, id LIMIT ?`, append(w.args, limit(f.Limit, 100, 1000))...)
+	rows, err := s.db.Query(ctx, w.Q+` ORDER BY first_ms, id LIMIT ?`, append(w.Args, limit(f.Limit, 100, 1000))...)
 	if err != nil {
 		return nil, fmt.Errorf("passages: %w", err)
 	}

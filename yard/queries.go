@@ -20,21 +20,16 @@ type LotFilter struct {
 
 // Lots lists lots by id.
 func (s *Service) Lots(ctx context.Context, f LotFilter) ([]Lot, error) {
-	q := `SELECT ` + lotCols + ` FROM yard_lots WHERE 1 = 1`
-	var args []any
-	for _, c := range []struct{ col, v string }{{"yard", f.Yard}, {"stage", f.Stage}, {"material", f.Material}, {"ticket", f.Ticket}} {
-		if c.v != "" {
-			q += ` AND ` + c.col + ` = ?`
-			args = append(args, c.v)
-		}
-	}
+	w := store.Where{Q: `SELECT ` + lotCols + ` FROM yard_lots WHERE 1 = 1`}
+	w.Eq("yard", f.Yard)
+	w.Eq("stage", f.Stage)
+	w.Eq("material", f.Material)
+	w.Eq("ticket", f.Ticket)
 	if f.Active {
-		q += ` AND consumed_by = '' AND stage NOT IN ('shipped', 'disposed')`
+		w.Add(`consumed_by = '' AND stage NOT IN ('shipped', 'disposed')`)
 	}
-	q, args = afterID(q, args, f.After, "id")
-	q += ` ORDER BY id LIMIT ?`
-	args = append(args, limit(f.Limit, 100, 1000))
-	rows, err := s.db.Query(ctx, q, args...)
+	w.AfterID(f.After, "id")
+	rows, err := s.db.Query(ctx, w.Q+` ORDER BY id LIMIT ?`, append(w.Args, limit(f.Limit, 100, 1000))...)
 	if err != nil {
 		return nil, fmt.Errorf("lots: %w", err)
 	}
@@ -205,14 +200,14 @@ type TransitionFilter struct {
 
 // Transitions lists recorded transitions, oldest first.
 func (s *Service) Transitions(ctx context.Context, f TransitionFilter) ([]Transition, error) {
-	w := where{q: `SELECT result FROM yard_transitions WHERE 1 = 1`}
-	w.eq("yard", f.Yard)
-	w.eq("kind", f.Kind)
-	w.span("ts_ms", f.From, f.To)
-	if err := w.after(f.After, "ts_ms", "id"); err != nil {
+	w := store.Where{Q: `SELECT result FROM yard_transitions WHERE 1 = 1`}
+	w.Eq("yard", f.Yard)
+	w.Eq("kind", f.Kind)
+	w.Span("ts_ms", f.From, f.To)
+	if err := w.AfterTime(f.After, "ts_ms", "id"); err != nil {
 		return nil, err
 	}
-	rs, err := queryJSON[TransitionResult](ctx, s.db, "transitions", w.q+` ORDER BY ts_ms, id LIMIT ?`, append(w.args, limit(f.Limit, 100, 1000))...)
+	rs, err := queryJSON[TransitionResult](ctx, s.db, "transitions", w.Q+` ORDER BY ts_ms, id LIMIT ?`, append(w.Args, limit(f.Limit, 100, 1000))...)
 	if err != nil {
 		return nil, err
 	}
@@ -330,10 +325,10 @@ type Balance struct {
 // MassBalance sums the transitions with from <= ts < to.
 func (s *Service) MassBalance(ctx context.Context, yard string, from, to time.Time) (Balance, error) {
 	b := Balance{Yard: yard, From: from, To: to, ByKind: []BalanceLine{}}
-	w := where{q: `SELECT kind, COUNT(*), SUM(kg_in), SUM(kg_out), SUM(loss_kg) FROM yard_transitions WHERE 1 = 1`}
-	w.eq("yard", yard)
-	w.span("ts_ms", from, to)
-	rows, err := s.db.Query(ctx, w.q+` GROUP BY kind ORDER BY kind`, w.args...)
+	w := store.Where{Q: `SELECT kind, COUNT(*), SUM(kg_in), SUM(kg_out), SUM(loss_kg) FROM yard_transitions WHERE 1 = 1`}
+	w.Eq("yard", yard)
+	w.Span("ts_ms", from, to)
+	rows, err := s.db.Query(ctx, w.Q+` GROUP BY kind ORDER BY kind`, w.Args...)
 	if err != nil {
 		return b, fmt.Errorf("mass balance: %w", err)
 	}

@@ -347,8 +347,9 @@ func upperHex(s string) string {
 
 // Tags lists the known tags by EPC, after the EPC after.
 func (s *Service) Tags(ctx context.Context, after string, n int) ([]Tag, error) {
-	q, args := afterID(`SELECT epc, kind, ref FROM yard_tags WHERE 1 = 1`, nil, after, "epc")
-	rows, err := s.db.Query(ctx, q+` ORDER BY epc LIMIT ?`, append(args, limit(n, 100, 1000))...)
+	w := store.Where{Q: `SELECT epc, kind, ref FROM yard_tags WHERE 1 = 1`}
+	w.AfterID(after, "epc")
+	rows, err := s.db.Query(ctx, w.Q+` ORDER BY epc LIMIT ?`, append(w.Args, limit(n, 100, 1000))...)
 	if err != nil {
 		return nil, fmt.Errorf("tags: %w", err)
 	}
@@ -383,8 +384,9 @@ func (s *Service) PutTare(ctx context.Context, t Tare) error {
 
 // Tares lists the stored tares by vehicle, after the vehicle after.
 func (s *Service) Tares(ctx context.Context, after string, n int) ([]Tare, error) {
-	q, args := afterID(`SELECT vehicle, kg, updated_by, updated_ms FROM yard_tares WHERE 1 = 1`, nil, after, "vehicle")
-	rows, err := s.db.Query(ctx, q+` ORDER BY vehicle LIMIT ?`, append(args, limit(n, 100, 1000))...)
+	w := store.Where{Q: `SELECT vehicle, kg, updated_by, updated_ms FROM yard_tares WHERE 1 = 1`}
+	w.AfterID(after, "vehicle")
+	rows, err := s.db.Query(ctx, w.Q+` ORDER BY vehicle LIMIT ?`, append(w.Args, limit(n, 100, 1000))...)
 	if err != nil {
 		return nil, fmt.Errorf("tares: %w", err)
 	}

@@ -197,11 +197,11 @@ func (s *Service) Shipment(ctx context.Context, id string) (Shipment, error) {
 
 // Shipments lists shipments with from <= ts < to, oldest first.
 func (s *Service) Shipments(ctx context.Context, f ShipmentFilter) ([]Shipment, error) {
-	w := where{q: `SELECT body FROM yard_shipments WHERE 1 = 1`}
-	w.eq("yard", f.Yard)
-	w.span("ts_ms", f.From, f.To)
-	if err := w.after(f.After, "ts_ms", "id"); err != nil {
+	w := store.Where{Q: `SELECT body FROM yard_shipments WHERE 1 = 1`}
+	w.Eq("yard", f.Yard)
+	w.Span("ts_ms", f.From, f.To)
+	if err := w.AfterTime(f.After, "ts_ms", "id"); err != nil {
 		return nil, err
 	}
-	return queryJSON[Shipment](ctx, s.db, "shipments", w.q+` ORDER BY ts_ms, id LIMIT ?`, append(w.args, limit(f.Limit, 100, 1000))...)
+	return queryJSON[Shipment](ctx, s.db, "shipments", w.Q+` ORDER BY ts_ms, id LIMIT ?`, append(w.Args, limit(f.Limit, 100, 1000))...)
 }

@@ -166,24 +166,20 @@ type TicketFilter struct {
 
 // Tickets lists the current versions of tickets, by yard and number.
 func (s *Service) Tickets(ctx context.Context, f TicketFilter) ([]Ticket, error) {
-	w := where{q: `SELECT ` + ticketCols + ` FROM yard_tickets WHERE current`}
-	w.eq("yard", f.Yard)
-	w.eq("vehicle", f.Vehicle)
-	w.eq("status", f.Status)
-	w.span("created_ms", f.From, f.To)
-	q, args := w.q, w.args
+	w := store.Where{Q: `SELECT ` + ticketCols + ` FROM yard_tickets WHERE current`}
+	w.Eq("yard", f.Yard)
+	w.Eq("vehicle", f.Vehicle)
+	w.Eq("status", f.Status)
+	w.Span("created_ms", f.From, f.To)
 	if f.After != "" {
 		i := strings.LastIndex(f.After, "|")
 		n, err := strconv.ParseInt(f.After[i+1:], 10, 64)
 		if i < 0 || err != nil {
 			return nil, revloop.Invalid("cursor", "not a cursor of this list")
 		}
-		q += ` AND (yard > ? OR (yard = ? AND number > ?))`
-		args = append(args, f.After[:i], f.After[:i], n)
+		w.Add(`(yard > ? OR (yard = ? AND number > ?))`, f.After[:i], f.After[:i], n)
 	}
-	q += ` ORDER BY yard, number LIMIT ?`
-	args = append(args, limit(f.Limit, 100, 1000))
-	rows, err := s.db.Query(ctx, q, args...)
+	rows, err := s.db.Query(ctx, w.Q+` ORDER BY yard, number LIMIT ?`, append(w.Args, limit(f.Limit, 100, 1000))...)
 	if err != nil {
 		return nil, fmt.Errorf("tickets: %w", err)
 	}

@@ -36,14 +36,14 @@ type WeighingFilter struct {
 
 // Weighings lists weighings, oldest first.
 func (s *Service) Weighings(ctx context.Context, f WeighingFilter) ([]Weighing, error) {
-	w := where{q: `SELECT scale, ts_ms, yard, kg, spread_kg, readings, flag_stable, status, ticket FROM yard_weighings WHERE 1 = 1`}
-	w.eq("yard", f.Yard)
-	w.eq("status", f.Status)
-	w.span("ts_ms", f.From, f.To)
-	if err := w.after(f.After, "ts_ms", "scale"); err != nil {
+	w := store.Where{Q: `SELECT scale, ts_ms, yard, kg, spread_kg, readings, flag_stable, status, ticket FROM yard_weighings WHERE 1 = 1`}
+	w.Eq("yard", f.Yard)
+	w.Eq("status", f.Status)
+	w.Span("ts_ms", f.From, f.To)
+	if err := w.AfterTime(f.After, "ts_ms", "scale"); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, w.q+` ORDER BY ts_ms, scale LIMIT ?`, append(w.args, limit(f.Limit, 100, 10000))...)
+	rows, err := s.db.Query(ctx, w.Q+` ORDER BY ts_ms, scale LIMIT ?`, append(w.Args, limit(f.Limit, 100, 10000))...)
 	if err != nil {
 		return nil, fmt.Errorf("weighings: %w", err)
 	}
