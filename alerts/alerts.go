@@ -359,38 +359,15 @@ func (s *Service) List(ctx context.Context, f Filter, after string, limit int) (
 	if f.Kind != "" && !slices.Contains(Kinds, f.Kind) {
 		return nil, revloop.Invalid("kind", "want one of %s", strings.Join(Kinds, ", "))
 	}
-	var where []string
-	var args []any
-	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
-	if f.Kind != "" {
-		add("kind = ?", f.Kind)
+	w := store.Where{Q: alertCols + ` WHERE 1 = 1`}
+	w.Eq("kind", f.Kind)
+	w.Eq("state", f.State)
+	w.Eq("customer_id", f.CustomerID)
+	w.Span("at_ms", f.From, f.To)
+	if err := w.AfterTime(after, "at_ms", "id"); err != nil {
+		return nil, err
 	}
-	if f.State != "" {
-		add("state = ?", f.State)
-	}
-	if f.CustomerID != "" {
-		add("customer_id = ?", f.CustomerID)
-	}
-	if !f.From.IsZero() {
-		add("at_ms >= ?", store.Millis(f.From))
-	}
-	if !f.To.IsZero() {
-		add("at_ms < ?", store.Millis(f.To))
-	}
-	if after != "" {
-		ms, id, err := splitCursor(after)
-		if err != nil {
-			return nil, err
-		}
-		where = append(where, "(at_ms > ? OR (at_ms = ? AND id > ?))")
-		args = append(args, ms, ms, id)
-	}
-	q := alertCols
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY at_ms, id LIMIT %d", limit+1)
-	rows, err := s.db.Query(ctx, q, args...)
+	rows, err := s.db.Query(ctx, w.Q+fmt.Sprintf(" ORDER BY at_ms, id LIMIT %d", limit+1), w.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
 	}
@@ -404,16 +381,6 @@ func (s *Service) List(ctx context.Context, f Filter, after string, limit int) (
 		out = append(out, a)
 	}
 	return out, rows.Err()
-}
-
-// splitCursor parses "<ms>|<id>".
-func splitCursor(c string) (int64, string, error) {
-	a, b, ok := strings.Cut(c, "|")
-	ms, err := strconv.ParseInt(a, 10, 64)
-	if !ok || err != nil {
-		return 0, "", revloop.Invalid("cursor", "not a cursor returned by this API")
-	}
-	return ms, b, nil
 }
 
 // Retry puts the dead deliveries of an alert back in the outbox with a

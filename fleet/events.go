@@ -382,42 +382,16 @@ func (f *Fences) ListEvents(ctx context.Context, flt EventFilter, after string, 
 	if flt.Kind != "" && !slices.Contains(EventKinds, flt.Kind) {
 		return nil, revloop.Invalid("kind", "want one of %s", strings.Join(EventKinds, ", "))
 	}
-	var where []string
-	var args []any
-	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
-	if flt.Kind != "" {
-		add("kind = ?", flt.Kind)
+	w := store.Where{Q: `SELECT id, kind, vehicle, site_id, customer_id, at_ms, since_ms, duration_s, lon, lat FROM fleet_events WHERE 1 = 1`}
+	w.Eq("kind", flt.Kind)
+	w.Eq("vehicle", flt.Vehicle)
+	w.Eq("site_id", flt.SiteID)
+	w.Eq("customer_id", flt.CustomerID)
+	w.Span("at_ms", flt.From, flt.To)
+	if err := w.AfterTime(after, "at_ms", "id"); err != nil {
+		return nil, err
 	}
-	if flt.Vehicle != "" {
-		add("vehicle = ?", flt.Vehicle)
-	}
-	if flt.SiteID != "" {
-		add("site_id = ?", flt.SiteID)
-	}
-	if flt.CustomerID != "" {
-		add("customer_id = ?", flt.CustomerID)
-	}
-	if !flt.From.IsZero() {
-		add("at_ms >= ?", store.Millis(flt.From))
-	}
-	if !flt.To.IsZero() {
-		add("at_ms < ?", store.Millis(flt.To))
-	}
-	if after != "" {
-		a, id, ok := strings.Cut(after, "|")
-		ms, err := strconv.ParseInt(a, 10, 64)
-		if !ok || err != nil {
-			return nil, revloop.Invalid("cursor", "not a cursor returned by this API")
-		}
-		where = append(where, "(at_ms > ? OR (at_ms = ? AND id > ?))")
-		args = append(args, ms, ms, id)
-	}
-	q := `SELECT id, kind, vehicle, site_id, customer_id, at_ms, since_ms, duration_s, lon, lat FROM fleet_events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY at_ms, id LIMIT %d", limit+1)
-	rows, err := f.db.Query(ctx, q, args...)
+	rows, err := f.db.Query(ctx, w.Q+fmt.Sprintf(" ORDER BY at_ms, id LIMIT %d", limit+1), w.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
