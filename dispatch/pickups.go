@@ -99,24 +99,17 @@ func (s *Store) Pickup(ctx context.Context, sc Scope, id string) (Pickup, error)
 
 // ListPickups returns a page of pickup requests (without history).
 func (s *Store) ListPickups(ctx context.Context, sc Scope, f PickupFilter, p Page) ([]Pickup, string, error) {
-	var where []string
-	var args []any
-	if sc.restricted() {
-		where, args = append(where, "customer_id = ?"), append(args, sc.CustomerID)
-	}
 	if f.Status != "" {
 		if err := oneOf("status", f.Status, PickupStates); err != nil {
 			return nil, "", err
 		}
-		where, args = append(where, "status = ?"), append(args, f.Status)
 	}
-	if f.CustomerID != "" {
-		where, args = append(where, "customer_id = ?"), append(args, f.CustomerID)
-	}
-	if f.SiteID != "" {
-		where, args = append(where, "site_id = ?"), append(args, f.SiteID)
-	}
-	return list(ctx, s.db, "list pickups", pickupCols, where, args, p,
+	w := store.Where{Q: pickupCols + ` WHERE 1 = 1`}
+	w.Eq("customer_id", sc.CustomerID)
+	w.Eq("status", f.Status)
+	w.Eq("customer_id", f.CustomerID)
+	w.Eq("site_id", f.SiteID)
+	return list(ctx, s.db, "list pickups", w, "id", p,
 		func(r *sql.Rows) (Pickup, error) { return scanPickup(r) }, func(p Pickup) string { return p.ID })
 }
 
@@ -232,27 +225,20 @@ func (s *Store) Complaint(ctx context.Context, sc Scope, id string) (Complaint, 
 
 // ListComplaints returns a page of complaints.
 func (s *Store) ListComplaints(ctx context.Context, sc Scope, f ComplaintFilter, p Page) ([]Complaint, string, error) {
-	var where []string
-	var args []any
-	if sc.restricted() {
-		where, args = append(where, "customer_id = ?"), append(args, sc.CustomerID)
-	}
-	if f.CustomerID != "" {
-		where, args = append(where, "customer_id = ?"), append(args, f.CustomerID)
-	}
-	if f.SubjectKind != "" {
-		where, args = append(where, "subject_kind = ?"), append(args, f.SubjectKind)
-	}
+	w := store.Where{Q: complaintCols + ` WHERE 1 = 1`}
+	w.Eq("customer_id", sc.CustomerID)
+	w.Eq("customer_id", f.CustomerID)
+	w.Eq("subject_kind", f.SubjectKind)
 	switch f.Open {
 	case "":
 	case "true":
-		where = append(where, "resolved_ms = 0")
+		w.Add("resolved_ms = 0")
 	case "false":
-		where = append(where, "resolved_ms <> 0")
+		w.Add("resolved_ms <> 0")
 	default:
 		return nil, "", revloop.Invalid("open", "want true or false")
 	}
-	return list(ctx, s.db, "list complaints", complaintCols, where, args, p,
+	return list(ctx, s.db, "list complaints", w, "id", p,
 		func(r *sql.Rows) (Complaint, error) { return scanComplaint(r) }, func(c Complaint) string { return c.ID })
 }
 

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/revloop/revloop"
@@ -49,19 +48,12 @@ func dbErr(op string, err error) error {
 
 func (s *Store) stamp() int64 { return store.Millis(s.now()) }
 
-// list runs a paginated query: base selects rows whose first column is the
-// id; where holds conditions joined by AND.
-func list[T any](ctx context.Context, q store.Querier, op, base string, where []string, args []any, p Page, scan func(*sql.Rows) (T, error), id func(T) string) ([]T, string, error) {
-	if p.After != "" {
-		where = append(where, "id > ?")
-		args = append(args, p.After)
-	}
-	query := base
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += fmt.Sprintf(" ORDER BY id LIMIT %d", p.limit()+1)
-	rows, err := q.Query(ctx, query, args...)
+// list runs a paginated query: w selects the rows (its conditions joined
+// by AND), idCol is the id column they are ordered and continued by.
+func list[T any](ctx context.Context, q store.Querier, op string, w store.Where, idCol string, p Page, scan func(*sql.Rows) (T, error), id func(T) string) ([]T, string, error) {
+	w.AfterID(p.After, idCol)
+	query := w.Q + fmt.Sprintf(" ORDER BY %s LIMIT %d", idCol, p.limit()+1)
+	rows, err := q.Query(ctx, query, w.Args...)
 	if err != nil {
 		return nil, "", dbErr(op, err)
 	}
@@ -128,15 +120,10 @@ func (s *Store) Customer(ctx context.Context, sc Scope, id string) (Customer, er
 
 // ListCustomers returns a page of customers.
 func (s *Store) ListCustomers(ctx context.Context, sc Scope, f CustomerFilter, p Page) ([]Customer, string, error) {
-	var where []string
-	var args []any
-	if sc.restricted() {
-		where, args = append(where, "id = ?"), append(args, sc.CustomerID)
-	}
-	if f.Kind != "" {
-		where, args = append(where, "kind = ?"), append(args, f.Kind)
-	}
-	return list(ctx, s.db, "list customers", customerCols, where, args, p,
+	w := store.Where{Q: customerCols + ` WHERE 1 = 1`}
+	w.Eq("id", sc.CustomerID)
+	w.Eq("kind", f.Kind)
+	return list(ctx, s.db, "list customers", w, "id", p,
 		func(r *sql.Rows) (Customer, error) { return scanCustomer(r) }, func(c Customer) string { return c.ID })
 }
 
@@ -253,18 +240,11 @@ func (s *Store) Site(ctx context.Context, sc Scope, id string) (Site, error) {
 
 // ListSites returns a page of sites.
 func (s *Store) ListSites(ctx context.Context, sc Scope, f SiteFilter, p Page) ([]Site, string, error) {
-	var where []string
-	var args []any
-	if sc.restricted() {
-		where, args = append(where, "customer_id = ?"), append(args, sc.CustomerID)
-	}
-	if f.Kind != "" {
-		where, args = append(where, "kind = ?"), append(args, f.Kind)
-	}
-	if f.CustomerID != "" {
-		where, args = append(where, "customer_id = ?"), append(args, f.CustomerID)
-	}
-	return list(ctx, s.db, "list sites", siteCols, where, args, p,
+	w := store.Where{Q: siteCols + ` WHERE 1 = 1`}
+	w.Eq("customer_id", sc.CustomerID)
+	w.Eq("kind", f.Kind)
+	w.Eq("customer_id", f.CustomerID)
+	return list(ctx, s.db, "list sites", w, "id", p,
 		func(r *sql.Rows) (Site, error) { return scanSite(r) }, func(st Site) string { return st.ID })
 }
 
@@ -352,18 +332,11 @@ func (s *Store) Vehicle(ctx context.Context, id string) (Vehicle, error) {
 
 // ListVehicles returns a page of vehicles.
 func (s *Store) ListVehicles(ctx context.Context, f VehicleFilter, p Page) ([]Vehicle, string, error) {
-	var where []string
-	var args []any
-	if f.FuelType != "" {
-		where, args = append(where, "fuel_type = ?"), append(args, f.FuelType)
-	}
-	if f.DepotSiteID != "" {
-		where, args = append(where, "depot_site_id = ?"), append(args, f.DepotSiteID)
-	}
-	if f.TrackerDeviceID != "" {
-		where, args = append(where, "tracker_device_id = ?"), append(args, f.TrackerDeviceID)
-	}
-	return list(ctx, s.db, "list vehicles", vehicleCols, where, args, p,
+	w := store.Where{Q: vehicleCols + ` WHERE 1 = 1`}
+	w.Eq("fuel_type", f.FuelType)
+	w.Eq("depot_site_id", f.DepotSiteID)
+	w.Eq("tracker_device_id", f.TrackerDeviceID)
+	return list(ctx, s.db, "list vehicles", w, "id", p,
 		func(r *sql.Rows) (Vehicle, error) { return scanVehicle(r) }, func(v Vehicle) string { return v.ID })
 }
 
@@ -454,29 +427,19 @@ func (s *Store) Bin(ctx context.Context, sc Scope, id string) (Bin, error) {
 	return b, dbErr("bin "+id, err)
 }
 
+// binWhere selects from base (bins b joined with their sites s) the bins
+// of the scope that pass f.
+func binWhere(base string, sc Scope, f BinFilter) store.Where {
+	w := store.Where{Q: base + ` WHERE 1 = 1`}
+	w.Eq("s.customer_id", sc.CustomerID)
+	w.Eq("b.site_id", f.SiteID)
+	w.Eq("b.material", f.Material)
+	return w
+}
+
 // ListBins returns a page of bins.
 func (s *Store) ListBins(ctx context.Context, sc Scope, f BinFilter, p Page) ([]Bin, string, error) {
-	var where []string
-	var args []any
-	if sc.restricted() {
-		where, args = append(where, "s.customer_id = ?"), append(args, sc.CustomerID)
-	}
-	if f.SiteID != "" {
-		where, args = append(where, "b.site_id = ?"), append(args, f.SiteID)
-	}
-	if f.Material != "" {
-		where, args = append(where, "b.material = ?"), append(args, f.Material)
-	}
-	if p.After != "" {
-		where, args = append(where, "b.id > ?"), append(args, p.After)
-		p.After = ""
-	}
-	q := binCols
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	// list adds its ORDER BY id; the joined query names b.id as id.
-	return list(ctx, s.db, "list bins", `SELECT * FROM (`+q+`) AS x`, nil, args, p,
+	return list(ctx, s.db, "list bins", binWhere(binCols, sc, f), "b.id", p,
 		func(r *sql.Rows) (Bin, error) { return scanBin(r) }, func(b Bin) string { return b.ID })
 }
 

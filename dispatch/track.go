@@ -84,23 +84,8 @@ const MaxBinFeatures = 100000
 // BinsGeoJSON encodes the bins of the scope as GeoJSON Point features at
 // their site's location, with the current fill from fills (nil: none).
 func (s *Store) BinsGeoJSON(ctx context.Context, sc Scope, f BinFilter, fills FillLookup) ([]byte, error) {
-	var where []string
-	var args []any
-	if sc.restricted() {
-		where, args = append(where, "s.customer_id = ?"), append(args, sc.CustomerID)
-	}
-	if f.SiteID != "" {
-		where, args = append(where, "b.site_id = ?"), append(args, f.SiteID)
-	}
-	if f.Material != "" {
-		where, args = append(where, "b.material = ?"), append(args, f.Material)
-	}
-	q := `SELECT b.id, b.site_id, s.customer_id, b.material, b.ewc_code, b.volume_l, b.fill_sensor_device_id, b.threshold_pct, s.lon, s.lat FROM bins b JOIN sites s ON s.id = b.site_id`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY b.id LIMIT %d", MaxBinFeatures)
-	rows, err := s.db.Query(ctx, q, args...)
+	w := binWhere(`SELECT b.id, b.site_id, s.customer_id, b.material, b.ewc_code, b.volume_l, b.fill_sensor_device_id, b.threshold_pct, s.lon, s.lat FROM bins b JOIN sites s ON s.id = b.site_id`, sc, f)
+	rows, err := s.db.Query(ctx, w.Q+fmt.Sprintf(" ORDER BY b.id LIMIT %d", MaxBinFeatures), w.Args...)
 	if err != nil {
 		return nil, dbErr("bins geojson", err)
 	}
