@@ -132,29 +132,14 @@ func (d *DeadLetters) List(ctx context.Context, q DeadLetterQuery) ([]DeadLetter
 	if q.Limit > 1000 {
 		q.Limit = 1000
 	}
-	var (
-		where []string
-		args  []any
-	)
-	if !q.Since.IsZero() {
-		where, args = append(where, "received_ms >= ?"), append(args, q.Since.UnixMilli())
-	}
-	if q.Reason != "" {
-		where, args = append(where, "reason = ?"), append(args, q.Reason)
-	}
-	if q.Device != "" {
-		where, args = append(where, "device = ?"), append(args, q.Device)
-	}
+	w := store.Where{Q: `SELECT id, received_ms, topic, device, channel, reason, detail, payload, payload_bytes, truncated FROM dead_letters WHERE 1 = 1`}
+	w.Span("received_ms", q.Since, time.Time{})
+	w.Eq("reason", q.Reason)
+	w.Eq("device", q.Device)
 	if q.BeforeID > 0 {
-		where, args = append(where, "id < ?"), append(args, q.BeforeID)
+		w.Add("id < ?", q.BeforeID)
 	}
-	sqlq := `SELECT id, received_ms, topic, device, channel, reason, detail, payload, payload_bytes, truncated FROM dead_letters`
-	if len(where) > 0 {
-		sqlq += " WHERE " + strings.Join(where, " AND ")
-	}
-	sqlq += " ORDER BY id DESC LIMIT ?"
-	args = append(args, q.Limit)
-	rows, err := d.db.Query(ctx, sqlq, args...)
+	rows, err := d.db.Query(ctx, w.Q+" ORDER BY id DESC LIMIT ?", append(w.Args, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("dead letters list: %w", err)
 	}
