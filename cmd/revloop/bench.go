@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
+
+	"github.com/revloop/revloop/store"
 )
 
 // benchmark is one `revloop bench <name>` target; each registers itself from
@@ -46,4 +49,29 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("bench: unknown target %q (have %s)", args[0], strings.Join(names, ", "))
 	}
 	return b.run(ctx, e, args[1:])
+}
+
+// benchDB opens and migrates a benchmark's state store: dbURL, or the
+// SQLite database in dataDir, or, both empty, one in a new temporary
+// directory. done closes it and removes that directory.
+func benchDB(ctx context.Context, dbURL, dataDir string) (db *store.DB, done func(), err error) {
+	cleanup := func() {}
+	if dbURL == "" && dataDir == "" {
+		dir, err := os.MkdirTemp("", "revloop-bench-")
+		if err != nil {
+			return nil, nil, err
+		}
+		dataDir, cleanup = dir, func() { os.RemoveAll(dir) }
+	}
+	db, err = store.Open(ctx, dbURL, dataDir)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	if _, err := db.Migrate(ctx, nil); err != nil {
+		db.Close()
+		cleanup()
+		return nil, nil, err
+	}
+	return db, func() { db.Close(); cleanup() }, nil
 }

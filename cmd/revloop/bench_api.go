@@ -28,7 +28,6 @@ import (
 	"github.com/revloop/revloop/api"
 	dsp "github.com/revloop/revloop/dispatch"
 	"github.com/revloop/revloop/ingest"
-	"github.com/revloop/revloop/store"
 )
 
 func init() {
@@ -75,19 +74,11 @@ func runBenchAPILatest(ctx context.Context, e *env, args []string) error {
 		return errors.New("bench api-latest: --vehicles, --rate and --duration must be positive")
 	}
 
-	dir, err := os.MkdirTemp("", "revloop-bench-api-")
+	db, done, err := benchDB(ctx, "", "")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	db, err := store.Open(ctx, "", dir)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx, nil); err != nil {
-		return err
-	}
+	defer done()
 	st := dsp.New(db)
 	fmt.Fprintf(e.stderr, "setting up %d vehicles...\n", *vehicles)
 	vs := make([]dsp.Vehicle, *vehicles)

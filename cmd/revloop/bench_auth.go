@@ -22,9 +22,8 @@ import (
 
 	"github.com/revloop/revloop"
 	"github.com/revloop/revloop/devices"
-	"github.com/revloop/revloop/internal/mqttpub"
 	"github.com/revloop/revloop/ingest"
-	"github.com/revloop/revloop/store"
+	"github.com/revloop/revloop/internal/mqttpub"
 )
 
 func init() {
@@ -35,23 +34,8 @@ func init() {
 // benchRegistry provisions n devices in a fresh store and returns their
 // secrets.
 func benchRegistry(ctx context.Context, e *env, dataDir, dbURL string, n int, quiet bool) (*devices.Registry, []devices.Credential, func(), error) {
-	cleanup := func() {}
-	if dataDir == "" && dbURL == "" {
-		dir, err := os.MkdirTemp("", "revloop-bench-")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		dataDir = dir
-		cleanup = func() { os.RemoveAll(dir) }
-	}
-	db, err := store.Open(ctx, dbURL, dataDir)
+	db, done, err := benchDB(ctx, dbURL, dataDir)
 	if err != nil {
-		cleanup()
-		return nil, nil, nil, err
-	}
-	if _, err := db.Migrate(ctx, nil); err != nil {
-		db.Close()
-		cleanup()
 		return nil, nil, nil, err
 	}
 	// The embedded broker needs no Mosquitto hash; skipping it keeps the
@@ -66,11 +50,10 @@ func benchRegistry(ctx context.Context, e *env, dataDir, dbURL string, n int, qu
 	creds, err := reg.Import(ctx, rows, bar.set)
 	bar.done()
 	if err != nil {
-		db.Close()
-		cleanup()
+		done()
 		return nil, nil, nil, err
 	}
-	return reg, creds, func() { db.Close(); cleanup() }, nil
+	return reg, creds, done, nil
 }
 
 func benchAuth(ctx context.Context, e *env, args []string) error {
@@ -274,19 +257,11 @@ func benchHealth(ctx context.Context, e *env, args []string) error {
 	if *n <= 0 || *records <= 0 || *batch <= 0 || *rate <= 0 {
 		return errors.New("bench health: all figures must be positive")
 	}
-	dir, err := os.MkdirTemp("", "revloop-bench-")
+	db, done, err := benchDB(ctx, "", "")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	db, err := store.Open(ctx, "", dir)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx, nil); err != nil {
-		return err
-	}
+	defer done()
 	reg := devices.NewRegistry(db, e.log, devices.Options{})
 	// The tracker's clock follows the simulated ingest rate, so flushes and
 	// PersistEvery see the time the records would span.

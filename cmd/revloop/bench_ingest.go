@@ -28,7 +28,6 @@ import (
 	"github.com/revloop/revloop/ingest"
 	"github.com/revloop/revloop/internal/mqttpub"
 	"github.com/revloop/revloop/sim"
-	"github.com/revloop/revloop/store"
 )
 
 func init() {
@@ -662,14 +661,11 @@ func provisionBenchDevices(ctx context.Context, e *env, dir string, msgs []sim.M
 			kinds[m.Device] = kind
 		}
 	}
-	db, err := store.Open(ctx, "", dir)
+	db, done, err := benchDB(ctx, "", dir)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx, nil); err != nil {
-		return nil, err
-	}
+	defer done()
 	rows := make([]devices.Row, len(order))
 	for i, id := range order {
 		kind := kinds[id]

@@ -31,23 +31,11 @@ func runBenchReport(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	d := *dir
-	if d == "" {
-		tmp, err := os.MkdirTemp("", "revloop-bench-report-")
-		if err != nil {
-			return fmt.Errorf("bench report: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		d = tmp
-	}
-	db, err := store.Open(ctx, "", d)
+	db, done, err := benchDB(ctx, "", *dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("bench report: %w", err)
 	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx, nil); err != nil {
-		return err
-	}
+	defer done()
 	year := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	var have int
 	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM pickups`).Scan(&have); err != nil {
@@ -60,7 +48,7 @@ func runBenchReport(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stderr, "seeded %d pickups, %d customers, %d vehicles in %s\n", *pickups, *customers, *vehicles, time.Since(t0).Round(time.Millisecond))
 	} else {
-		fmt.Fprintf(e.stderr, "reusing the %d pickups already in %s\n", have, d)
+		fmt.Fprintf(e.stderr, "reusing the %d pickups already in %s\n", have, *dir)
 	}
 	ys, err := yard.New(db, nil, yard.Options{})
 	if err != nil {

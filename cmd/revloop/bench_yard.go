@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
 
@@ -67,23 +66,11 @@ func runBenchYard(ctx context.Context, e *env, args []string) error {
 	if *entries <= 0 {
 		return nil
 	}
-	d := *dir
-	if d == "" {
-		tmp, err := os.MkdirTemp("", "revloop-bench-yard-")
-		if err != nil {
-			return fmt.Errorf("bench yard: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		d = tmp
-	}
-	db, err := store.Open(ctx, "", d)
+	db, done, err := benchDB(ctx, "", *dir)
 	if err != nil {
 		return fmt.Errorf("bench yard: %w", err)
 	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx, nil); err != nil {
-		return fmt.Errorf("bench yard: %w", err)
-	}
+	defer done()
 	var have int64
 	if err := db.QueryRow(ctx, `SELECT seq FROM custody_head WHERE id = 1`).Scan(&have); err != nil {
 		return fmt.Errorf("bench yard: %w", err)
@@ -111,7 +98,7 @@ func runBenchYard(ctx context.Context, e *env, args []string) error {
 	}
 	bar.done()
 	if have >= int64(*entries) {
-		fmt.Fprintf(e.stdout, "custody log: reusing the %d entries already in %s\n", have, d)
+		fmt.Fprintf(e.stdout, "custody log: reusing the %d entries already in %s\n", have, *dir)
 	} else {
 		fmt.Fprintf(e.stdout, "custody log: %d entries generated in %s\n", int64(*entries)-have, time.Since(gstart).Round(time.Millisecond))
 	}
