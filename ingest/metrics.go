@@ -49,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ObserverErrs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "revloop", Subsystem: "ingest",
 			Name: "observer_errors_total", Help: "Observer calls that failed (the batch is retried)."}),
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "revloop", Subsystem: "ingest",
-			Name: "queue_depth", Help: "Messages waiting in front of each stage."}, []string{"stage"}),
+			Name: "queue_depth", Help: "Items waiting in front of each stage: messages (decode), chunks of up to 256 messages (validate, batch), batches (write, observe)."}, []string{"stage"}),
 	}
 	for _, r := range Reasons {
 		m.Rejected.WithLabelValues(r)
