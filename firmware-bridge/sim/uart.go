@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3"
+
+	"github.com/revloop/revloop/firmware-bridge/drivers/chafon"
 )
 
 // GNSS is a receiver streaming NMEA sentences: one epoch (RMC, VTG, GGA, GSA)
@@ -107,24 +109,9 @@ type Chafon struct {
 	pending []byte
 }
 
-func crc16(b []byte) uint16 {
-	crc := uint16(0xFFFF)
-	for _, c := range b {
-		crc ^= uint16(c)
-		for i := 0; i < 8; i++ {
-			if crc&1 != 0 {
-				crc = crc>>1 ^ 0x8408
-			} else {
-				crc >>= 1
-			}
-		}
-	}
-	return crc
-}
-
 func chafonFrame(cmd, status byte, data []byte) []byte {
 	f := append([]byte{byte(5 + len(data)), 0x00, cmd, status}, data...)
-	c := crc16(f)
+	c := chafon.CRC16(f)
 	return append(f, byte(c), byte(c>>8))
 }
 
