@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"strings"
 	"time"
 
@@ -208,12 +209,8 @@ func New(c conn.Conn, opts *Opts) (*Dev, error) {
 	o := DefaultOpts
 	if opts != nil {
 		o = *opts
-		if o.MaxFrames == 0 {
-			o.MaxFrames = DefaultOpts.MaxFrames
-		}
-		if o.Antenna == 0 {
-			o.Antenna = DefaultOpts.Antenna
-		}
+		opt.Default(&o.MaxFrames, DefaultOpts.MaxFrames)
+		opt.Default(&o.Antenna, DefaultOpts.Antenna)
 	}
 	if o.QValue > 15 || o.Session > 3 || o.Antenna < 0x80 || o.Antenna > 0x83 {
 		return nil, fmt.Errorf("chafon: options: q %d session %d antenna 0x%02X out of range", o.QValue, o.Session, o.Antenna)

@@ -3,6 +3,7 @@ package hx711
 import (
 	"errors"
 	"fmt"
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"runtime"
 	"sync"
 	"time"
@@ -50,33 +51,15 @@ var DefaultOpts = Opts{Gain: 128, Samples: 3, ReadyTimeout: 500 * time.Milliseco
 
 func (o *Opts) defaults() {
 	d := DefaultOpts
-	if o.Gain == 0 {
-		o.Gain = d.Gain
-	}
-	if o.Samples == 0 {
-		o.Samples = d.Samples
-	}
-	if o.ReadyTimeout == 0 {
-		o.ReadyTimeout = d.ReadyTimeout
-	}
-	if o.PollEvery == 0 {
-		o.PollEvery = d.PollEvery
-	}
-	if o.MaxPulseHigh == 0 {
-		o.MaxPulseHigh = d.MaxPulseHigh
-	}
-	if o.Retries == 0 {
-		o.Retries = d.Retries
-	}
-	if o.CountsPerKg == 0 {
-		o.CountsPerKg = d.CountsPerKg
-	}
-	if o.StableWindow == 0 {
-		o.StableWindow = d.StableWindow
-	}
-	if o.StableToleranceKg == 0 {
-		o.StableToleranceKg = d.StableToleranceKg
-	}
+	opt.Default(&o.Gain, d.Gain)
+	opt.Default(&o.Samples, d.Samples)
+	opt.Default(&o.ReadyTimeout, d.ReadyTimeout)
+	opt.Default(&o.PollEvery, d.PollEvery)
+	opt.Default(&o.MaxPulseHigh, d.MaxPulseHigh)
+	opt.Default(&o.Retries, d.Retries)
+	opt.Default(&o.CountsPerKg, d.CountsPerKg)
+	opt.Default(&o.StableWindow, d.StableWindow)
+	opt.Default(&o.StableToleranceKg, d.StableToleranceKg)
 }
 
 // Weight is one reading.

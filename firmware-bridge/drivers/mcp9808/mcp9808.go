@@ -3,6 +3,7 @@ package mcp9808
 import (
 	"errors"
 	"fmt"
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
@@ -60,9 +61,7 @@ func newDev(b i2c.Bus, opts *Opts, sleep func(time.Duration)) (*Dev, error) {
 	o := DefaultOpts
 	if opts != nil {
 		o = *opts
-		if o.Addr == 0 {
-			o.Addr = DefaultOpts.Addr
-		}
+		opt.Default(&o.Addr, DefaultOpts.Addr)
 	}
 	if o.Resolution > 3 {
 		return nil, fmt.Errorf("mcp9808: resolution %d out of 0..3", o.Resolution)

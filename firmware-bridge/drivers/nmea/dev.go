@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"io"
 	"math"
 	"os"
@@ -78,9 +79,7 @@ func New(r io.Reader, opts *Opts) (*Dev, error) {
 	o := DefaultOpts
 	if opts != nil {
 		o = *opts
-		if o.ProbeBytes == 0 {
-			o.ProbeBytes = DefaultOpts.ProbeBytes
-		}
+		opt.Default(&o.ProbeBytes, DefaultOpts.ProbeBytes)
 	}
 	d := &Dev{opts: o, br: bufio.NewReaderSize(r, 512)}
 	d.reset()

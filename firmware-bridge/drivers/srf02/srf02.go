@@ -3,6 +3,7 @@ package srf02
 import (
 	"errors"
 	"fmt"
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"sort"
 	"time"
 
@@ -66,21 +67,11 @@ func New(b i2c.Bus, opts *Opts) (*Dev, error) {
 	if opts != nil {
 		o = *opts
 		def := DefaultOpts
-		if o.Addr == 0 {
-			o.Addr = def.Addr
-		}
-		if o.Samples == 0 {
-			o.Samples = def.Samples
-		}
-		if o.MinMm == 0 {
-			o.MinMm = def.MinMm
-		}
-		if o.MaxMm == 0 {
-			o.MaxMm = def.MaxMm
-		}
-		if o.PollLimit == 0 {
-			o.PollLimit = def.PollLimit
-		}
+		opt.Default(&o.Addr, def.Addr)
+		opt.Default(&o.Samples, def.Samples)
+		opt.Default(&o.MinMm, def.MinMm)
+		opt.Default(&o.MaxMm, def.MaxMm)
+		opt.Default(&o.PollLimit, def.PollLimit)
 	}
 	if o.Samples < 1 || o.Samples > 31 {
 		return nil, fmt.Errorf("srf02: samples %d out of 1..31", o.Samples)
