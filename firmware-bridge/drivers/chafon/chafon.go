@@ -4,11 +4,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"strings"
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"periph.io/x/conn/v3"
 )
 

@@ -3,12 +3,12 @@ package hx711
 import (
 	"errors"
 	"fmt"
-	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"periph.io/x/conn/v3/gpio"
 )
 

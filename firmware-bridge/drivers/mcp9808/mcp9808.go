@@ -3,10 +3,10 @@ package mcp9808
 import (
 	"errors"
 	"fmt"
-	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"periph.io/x/conn/v3/i2c"
 )
 

@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"io"
 	"math"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 )
 
 // ErrNoSentence is returned by New when the probe finds no valid sentence.

@@ -3,11 +3,11 @@ package srf02
 import (
 	"errors"
 	"fmt"
-	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"sort"
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
+	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"periph.io/x/conn/v3/i2c"
 )
 
