@@ -30,12 +30,22 @@ var MixStart = time.Date(2026, 3, 3, 7, 30, 0, 0, time.UTC)
 // sizes. A fraction malformedFraction (0..1) of them is replaced by
 // malformed variants of the same message, flagged with Malformed and Reason.
 func Messages(seed int64, n int, malformedFraction float64) []Message {
+	return MessagesWhere(seed, n, malformedFraction, nil)
+}
+
+// MessagesWhere is Messages keeping only the messages for which keep (nil:
+// all) reports true, until it has n of them: the same world, thinned to one
+// kind of traffic.
+func MessagesWhere(seed int64, n int, malformedFraction float64, keep func(Message) bool) []Message {
 	w := NewWorld(seed, 20, 200)
 	g := NewGenerator(w, MixStart)
 	r := rngFor(seed, 77)
 	out := make([]Message, 0, n)
 	for len(out) < n {
 		m := g.Next()
+		if keep != nil && !keep(m) {
+			continue
+		}
 		if malformedFraction > 0 && r.Float64() < malformedFraction {
 			m = corrupt(m, r)
 		}

@@ -285,6 +285,28 @@ func TestMessagesMix(t *testing.T) {
 	t.Logf("mix of %d: %v, %d malformed", n, count, bad)
 }
 
+func TestMessagesWhereThinsTheSameMix(t *testing.T) {
+	isGPS := func(m Message) bool { return m.Channel == revloop.ChannelGPS }
+	got := MessagesWhere(11, 3000, 0, isGPS)
+	if len(got) != 3000 {
+		t.Fatalf("got %d messages, want 3000", len(got))
+	}
+	var want []Message
+	for _, m := range Messages(11, 20000, 0) {
+		if isGPS(m) && len(want) < len(got) {
+			want = append(want, m)
+		}
+	}
+	if len(want) < len(got) {
+		t.Fatalf("the plain mix of 20000 holds only %d gps messages", len(want))
+	}
+	for i := range got {
+		if got[i].Topic != want[i].Topic || !bytes.Equal(got[i].Payload, want[i].Payload) {
+			t.Fatalf("message %d: %s %s, want %s %s", i, got[i].Topic, got[i].Payload, want[i].Topic, want[i].Payload)
+		}
+	}
+}
+
 type fakePublisher struct {
 	mu   sync.Mutex
 	msgs []Message

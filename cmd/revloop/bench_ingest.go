@@ -48,6 +48,8 @@ type benchIngestFlags struct {
 	bin          string
 	seed         int64
 	childArgs    string
+	mix          string
+	telegrafBin  string
 }
 
 // benchIngest publishes a realistic mix of messages at QoS 1 through a real
@@ -65,7 +67,7 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 	set := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
 	set.SetOutput(e.stderr)
 	var f benchIngestFlags
-	set.StringVar(&f.configs, "config", "embedded", "comma-separated configurations: embedded (revloop serve child: embedded broker and stores), mosquitto-influx (revloop ingest child against --mqtt-url and --influx-url)")
+	set.StringVar(&f.configs, "config", "embedded", "comma-separated configurations: embedded (revloop serve child: embedded broker and stores), mosquitto-influx (revloop ingest child against --mqtt-url and --influx-url), mosquitto-sub (the broker's ceiling: a bare mosquitto_sub -q 1 receiving the same messages from --mqtt-url), telegraf (the reference: Telegraf mqtt_consumer with json_v2 to influxdb_v2 against --mqtt-url and --influx-url; needs --mix gps-json)")
 	set.IntVar(&f.n, "n", 200000, "messages to publish")
 	set.Float64Var(&f.rate, "rate", 0, "publish rate in msgs/s (0: as fast as the broker takes them)")
 	set.IntVar(&f.publishers, "publishers", 8, "publishing goroutines (the devices, one connection each, are spread over them)")
@@ -77,6 +79,8 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 	set.StringVar(&f.influxBucket, "influx-bucket", "", "bucket (db/rp for 1.8); empty creates a scratch database on InfluxDB 1.8 and drops it afterwards")
 	set.StringVar(&f.bin, "bin", "", "revloop binary to run as the child (default: this executable)")
 	set.Int64Var(&f.seed, "seed", 1, "seed of the simulated mix")
+	set.StringVar(&f.mix, "mix", "all", "all: the simulator's mix of every channel and format; gps-json: its GPS messages in the JSON object form with RFC 3339 times only (what the telegraf configuration parses)")
+	set.StringVar(&f.telegrafBin, "telegraf-bin", "telegraf", "Telegraf binary for the telegraf configuration (deploy/scripts/install-telegraf.sh builds one)")
 	set.StringVar(&f.childArgs, "child-args", "--memory-limit-mb=150", "extra flags for the child, space-separated (e.g. --ingest-batch-points=10000)")
 	if err := set.Parse(args); err != nil {
 		return err
@@ -104,16 +108,58 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(e.stderr, "generating %d messages (sim mix, seed %d)...\n", f.n, f.seed)
-	msgs := renameDevices(sim.Messages(f.seed, f.n, 0), fmt.Sprintf("b%04x-", time.Now().UnixNano()&0xffff))
+	var keep func(sim.Message) bool
+	switch f.mix {
+	case "all":
+	case "gps-json":
+		keep = isGPSObject
+	default:
+		return fmt.Errorf("bench ingest: --mix %q: want all or gps-json", f.mix)
+	}
+	fmt.Fprintf(e.stderr, "generating %d messages (sim mix %s, seed %d)...\n", f.n, f.mix, f.seed)
+	msgs := renameDevices(sim.MessagesWhere(f.seed, f.n, 0, keep), fmt.Sprintf("b%04x-", time.Now().UnixNano()&0xffff))
+	rates := map[string]float64{}
 	for _, c := range strings.Split(f.configs, ",") {
-		res, err := runIngestBench(ctx, e, f, strings.TrimSpace(c), msgs)
+		c = strings.TrimSpace(c)
+		var (
+			res fmt.Stringer
+			err error
+		)
+		switch c {
+		case "mosquitto-sub":
+			var r ceilingResult
+			r, err = runCeilingBench(ctx, e, f, msgs)
+			res, rates[c] = r, r.rate()
+		case "telegraf":
+			var r ingestBenchResult
+			r, err = runTelegrafBench(ctx, e, f, msgs)
+			res, rates[c] = r, float64(r.n)/r.elapsed.Seconds()
+		default:
+			var r ingestBenchResult
+			r, err = runIngestBench(ctx, e, f, c, msgs)
+			res, rates[c] = r, float64(r.n)/r.elapsed.Seconds()
+		}
 		if err != nil {
 			return fmt.Errorf("bench ingest %s: %w", c, err)
 		}
 		fmt.Fprintln(e.stdout, res)
 	}
+	if r, ok := rates["mosquitto-influx"]; ok {
+		if c, ok := rates["mosquitto-sub"]; ok {
+			fmt.Fprintf(e.stdout, "ingest mosquitto-influx/mosquitto-sub=%.2f (share of the broker's ceiling)\n", r/c)
+		}
+		if t, ok := rates["telegraf"]; ok {
+			fmt.Fprintf(e.stdout, "ingest mosquitto-influx/telegraf=%.2f\n", r/t)
+		}
+	}
 	return nil
+}
+
+// isGPSObject tells a GPS fix in the JSON object form with an RFC 3339
+// time (the contract also allows epoch milliseconds, which one json_v2
+// timestamp format cannot parse alongside).
+func isGPSObject(m sim.Message) bool {
+	return m.Channel == revloop.ChannelGPS && bytes.HasPrefix(m.Payload, []byte(`{"ts":"`))
 }
 
 // scrapeEvery is how often the child's counters are read. Each scrape
@@ -144,6 +190,125 @@ func (r ingestBenchResult) String() string {
 		r.config, r.childArgs, r.n, rate, float64(r.n)/r.elapsed.Seconds(), r.publishPer,
 		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), float64(r.rssKB)/1024,
 		float64(r.cpu.Microseconds())/float64(r.n), float64(r.selfCPU.Microseconds())/float64(r.n), r.rejected)
+}
+
+// ceilingResult is what a bare mosquitto_sub -q 1 receives of the same
+// publications through the same broker: the broker's ceiling on this
+// machine, against which mosquitto-influx is read.
+type ceilingResult struct {
+	n          int
+	elapsed    time.Duration
+	publishPer float64
+	subCPU     time.Duration
+	selfCPU    time.Duration
+}
+
+func (r ceilingResult) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
+func (r ceilingResult) String() string {
+	return fmt.Sprintf("ingest config=mosquitto-sub n=%d rate=max msgs/s=%.0f publish_msgs/s=%.0f subscriber_cpu_us/msg=%.1f publisher_cpu_us/msg=%.1f",
+		r.n, r.rate(), r.publishPer,
+		float64(r.subCPU.Microseconds())/float64(r.n), float64(r.selfCPU.Microseconds())/float64(r.n))
+}
+
+// runCeilingBench publishes msgs as runIngestBench does, to a mosquitto_sub
+// -q 1 subscribed to every device topic of --mqtt-url, and measures until
+// it has received them all.
+func runCeilingBench(ctx context.Context, e *env, f benchIngestFlags, msgs []sim.Message) (ceilingResult, error) {
+	res := ceilingResult{n: len(msgs)}
+	if f.mqttURL == "" {
+		return res, errors.New("needs --mqtt-url")
+	}
+	uri, err := url.Parse(f.mqttURL)
+	if err != nil {
+		return res, err
+	}
+	if uri.Scheme != "tcp" && uri.Scheme != "mqtt" {
+		return res, fmt.Errorf("--mqtt-url %s: want tcp://", f.mqttURL)
+	}
+	bin, err := exec.LookPath("mosquitto_sub")
+	if err != nil {
+		return res, errors.New("mosquitto_sub not found (Debian package mosquitto-clients; deploy/scripts/install-mosquitto.sh installs it)")
+	}
+	clientID := fmt.Sprintf("revloop-bench-ceiling-%d-%d", os.Getpid(), time.Now().UnixNano())
+	// The subscriber counts every message on revloop/v1/+/+: the broker
+	// must carry nothing else.
+	fc, err := countForeign(f.mqttURL, clientID+"-watch", msgs[0].Device)
+	if err != nil {
+		return res, err
+	}
+	time.Sleep(foreignProbe)
+	fc.close()
+	if n := fc.n.Load(); n > 0 {
+		return res, fmt.Errorf("broker carries other traffic (%d messages in %s); the ceiling needs a quiet broker", n, foreignProbe)
+	}
+	dir, err := os.MkdirTemp("", "revloop-bench-ceiling-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	creds, err := provisionBenchDevices(ctx, e, dir, msgs)
+	if err != nil {
+		return res, err
+	}
+	// -R: retained messages left by others are not counted; -C: exit
+	// after the run's messages. The messages go to /dev/null.
+	sub := exec.CommandContext(ctx, bin, "-h", uri.Hostname(), "-p", uri.Port(), "-q", "1", "-i", clientID,
+		"-t", revloop.TopicPrefix+"+/+", "-R", "-C", strconv.Itoa(len(msgs)))
+	sub.Stderr = e.stderr
+	if err := sub.Start(); err != nil {
+		return res, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- sub.Wait() }()
+	waited := false
+	defer func() {
+		if !waited {
+			sub.Process.Kill()
+			<-exited
+		}
+	}()
+	// The subscription follows the connection.
+	select {
+	case err := <-exited:
+		waited = true
+		return res, fmt.Errorf("mosquitto_sub exited before the run: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	pubs, err := openPublishers(f, uri, clientID, true, msgs, creds)
+	if err != nil {
+		return res, err
+	}
+	defer pubs.close(msgs)
+	self0 := pidCPU(os.Getpid())
+	start := time.Now()
+	pubDone := pubs.run(f, msgs, start, make([]time.Time, len(msgs)))
+	var stall <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case err := <-pubDone:
+			if err != nil {
+				return res, fmt.Errorf("publish: %w", err)
+			}
+			res.publishPer = float64(len(msgs)) / time.Since(start).Seconds()
+			pubDone, stall = nil, time.After(60*time.Second)
+		case <-stall:
+			return res, fmt.Errorf("mosquitto_sub had not received all %d messages 60 s after the last was acknowledged", len(msgs))
+		case err := <-exited:
+			res.elapsed, waited = time.Since(start), true
+			if err != nil {
+				return res, fmt.Errorf("mosquitto_sub: %w", err)
+			}
+			if res.publishPer == 0 {
+				res.publishPer = res.rate()
+			}
+			res.selfCPU = pidCPU(os.Getpid()) - self0
+			res.subCPU = sub.ProcessState.UserTime() + sub.ProcessState.SystemTime()
+			return res, nil
+		}
+	}
 }
 
 // benchChild is a revloop serve or ingest child process.
@@ -377,141 +542,24 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		}
 	}
 
-	// Publishers: one connection per device (the broker lets a device
-	// publish only under its own id) unless --shared-conns, devices spread
-	// over the workers.
-	devIndex := map[revloop.DeviceID]int{}
-	var devList []revloop.DeviceID
-	for _, m := range msgs {
-		if _, ok := devIndex[m.Device]; !ok {
-			devIndex[m.Device] = len(devList)
-			devList = append(devList, m.Device)
-		}
-	}
 	uri, err := url.Parse(brokerURL)
 	if err != nil {
 		return res, err
 	}
-	// connOf maps a device to its connection in pubs.
-	nConns := len(devList)
-	if f.sharedConns > 0 {
-		nConns = f.sharedConns
+	pubs, err := openPublishers(f, uri, clientID, cfg != "embedded", msgs, creds)
+	if err != nil {
+		return res, err
 	}
-	connOf := make([]int, len(devList))
-	for i := range connOf {
-		connOf[i] = i % nConns
-	}
-	pubs := make([]*mqttpub.Conn, nConns)
-	{
-		var wg sync.WaitGroup
-		errs := make(chan error, nConns)
-		sem := make(chan struct{}, 16)
-		for i := range nConns {
-			o := mqttpub.Options{ClientID: fmt.Sprintf("%s-pub-%d", clientID, i), Window: f.window}
-			if cfg != "embedded" {
-				// An external broker (Mosquitto) sends each PUBACK on
-				// its own: read them every 10 ms, or waking for each one
-				// on hundreds of connections costs the publishing side,
-				// which shares the cores with what it measures, more than
-				// publishing. The embedded broker coalesces them already;
-				// pausing there costs more than it saves.
-				o.AckPause = 10 * time.Millisecond
-			}
-			if f.sharedConns == 0 {
-				dev := string(devList[i])
-				o.ClientID, o.Username, o.Password = dev, dev, creds[devList[i]]
-			}
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				nc, err := ingest.DialMQTT(uri, nil, 30*time.Second)
-				if err != nil {
-					errs <- fmt.Errorf("publisher %s: %w", o.ClientID, err)
-					return
-				}
-				c, err := mqttpub.Connect(nc, o)
-				if err != nil {
-					errs <- err
-					return
-				}
-				pubs[i] = c
-			})
-		}
-		wg.Wait()
-		for _, c := range pubs {
-			if c != nil {
-				defer c.Close()
-			}
-		}
-		select {
-		case err := <-errs:
-			return res, err
-		default:
-		}
-	}
-	// Retained status messages would stay on the broker after the run and
-	// reach every later subscriber (later runs dead-letter them as unknown
-	// devices): clear them once the run is over.
-	defer func() {
-		cleared := map[string]bool{}
-		for _, m := range msgs {
-			if m.Retained && !cleared[m.Topic] {
-				cleared[m.Topic] = true
-				pubs[connOf[devIndex[m.Device]]].Publish(m.Topic, nil, true)
-			}
-		}
-		for _, c := range pubs {
-			c.Drain(5 * time.Second)
-		}
-	}()
+	defer pubs.close(msgs)
 	sent := make([]time.Time, len(msgs))
-	var (
-		ackTimes []time.Time // time at which the acked counter first reached k (index k-1)
-		mu       sync.Mutex
-	)
+	var ackTimes []time.Time // time at which the acked counter first reached k (index k-1)
 	acked0, _, err := child.counters(hc)
 	if err != nil {
 		return res, err
 	}
 	cpu0, self0 := child.cpuTime(), pidCPU(os.Getpid())
 	start := time.Now()
-	pubDone := make(chan error, 1)
-	go func() {
-		var wg sync.WaitGroup
-		var firstErr error
-		var errMu sync.Mutex
-		for w := range f.publishers {
-			wg.Go(func() {
-				for i := range msgs {
-					di := devIndex[msgs[i].Device]
-					if di%f.publishers != w {
-						continue
-					}
-					if f.rate > 0 {
-						due := start.Add(time.Duration(float64(i) / f.rate * float64(time.Second)))
-						if d := time.Until(due); d > 0 {
-							time.Sleep(d)
-						}
-					}
-					m := msgs[i]
-					sent[i] = time.Now()
-					if err := pubs[connOf[di]].Publish(m.Topic, m.Payload, m.Retained); err != nil {
-						errMu.Lock()
-						firstErr = err
-						errMu.Unlock()
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		for _, c := range pubs {
-			if err := c.Drain(60 * time.Second); err != nil && firstErr == nil {
-				firstErr = err
-			}
-		}
-		pubDone <- firstErr
-	}()
+	pubDone := pubs.run(f, msgs, start, sent)
 	var pubElapsed time.Duration
 	var rejected int64
 	tick := time.NewTicker(scrapeEvery)
@@ -534,11 +582,9 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 				continue
 			}
 			rejected = rej
-			mu.Lock()
 			for int64(len(ackTimes)) < acked && len(ackTimes) < len(msgs) {
 				ackTimes = append(ackTimes, now)
 			}
-			mu.Unlock()
 			if acked > lastAcked {
 				lastAcked, lastProgress = acked, now
 			}
@@ -559,21 +605,167 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 				res.rssKB = child.peakRSS()
 				res.cpu = child.cpuTime() - cpu0
 				res.selfCPU = pidCPU(os.Getpid()) - self0
-				lat := make([]time.Duration, len(msgs))
-				sorted := append([]time.Time(nil), sent...)
-				sort.Slice(sorted, func(i, j int) bool { return sorted[i].Before(sorted[j]) })
-				for i := range lat {
-					if sorted[i].IsZero() {
-						sorted[i] = start
-					}
-					lat[i] = max(ackTimes[i].Sub(sorted[i]), 0)
-				}
-				sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-				res.p50 = lat[len(lat)/2]
-				res.p99 = lat[len(lat)*99/100]
+				res.p50, res.p99 = fifoLatency(start, sent, ackTimes)
 				return res, nil
 			}
 		}
+	}
+}
+
+// fifoLatency matches the i-th publication with the i-th stored message
+// (stored[k] is when the count of stored messages reached k+1) and returns
+// the median and 99th percentile of the differences. sent holds the zero
+// time for a publication not yet handed over, taken as start.
+func fifoLatency(start time.Time, sent, stored []time.Time) (p50, p99 time.Duration) {
+	lat := make([]time.Duration, len(sent))
+	sorted := append([]time.Time(nil), sent...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Before(sorted[j]) })
+	for i := range lat {
+		if sorted[i].IsZero() {
+			sorted[i] = start
+		}
+		lat[i] = max(stored[i].Sub(sorted[i]), 0)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat[len(lat)/2], lat[len(lat)*99/100]
+}
+
+// benchPublishers is the publishing side of the benchmark: one connection
+// per device (the broker lets a device publish only under its own id)
+// unless --shared-conns, the devices spread over --publishers goroutines.
+type benchPublishers struct {
+	conns    []*mqttpub.Conn
+	connOf   []int // device index → index in conns
+	devIndex map[revloop.DeviceID]int
+}
+
+// openPublishers connects the publishers to uri; external says the broker
+// is not the embedded one.
+func openPublishers(f benchIngestFlags, uri *url.URL, clientID string, external bool, msgs []sim.Message, creds map[revloop.DeviceID]string) (*benchPublishers, error) {
+	p := &benchPublishers{devIndex: map[revloop.DeviceID]int{}}
+	var devList []revloop.DeviceID
+	for _, m := range msgs {
+		if _, ok := p.devIndex[m.Device]; !ok {
+			p.devIndex[m.Device] = len(devList)
+			devList = append(devList, m.Device)
+		}
+	}
+	nConns := len(devList)
+	if f.sharedConns > 0 {
+		nConns = f.sharedConns
+	}
+	p.connOf = make([]int, len(devList))
+	for i := range p.connOf {
+		p.connOf[i] = i % nConns
+	}
+	p.conns = make([]*mqttpub.Conn, nConns)
+	var wg sync.WaitGroup
+	errs := make(chan error, nConns)
+	sem := make(chan struct{}, 16)
+	for i := range nConns {
+		o := mqttpub.Options{ClientID: fmt.Sprintf("%s-pub-%d", clientID, i), Window: f.window}
+		if external {
+			// An external broker (Mosquitto) sends each PUBACK on its
+			// own: read them every 10 ms, or waking for each one on
+			// hundreds of connections costs the publishing side, which
+			// shares the cores with what it measures, more than
+			// publishing. The embedded broker coalesces them already;
+			// pausing there costs more than it saves.
+			o.AckPause = 10 * time.Millisecond
+		}
+		if f.sharedConns == 0 {
+			dev := string(devList[i])
+			o.ClientID, o.Username, o.Password = dev, dev, creds[devList[i]]
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			nc, err := ingest.DialMQTT(uri, nil, 30*time.Second)
+			if err != nil {
+				errs <- fmt.Errorf("publisher %s: %w", o.ClientID, err)
+				return
+			}
+			c, err := mqttpub.Connect(nc, o)
+			if err != nil {
+				errs <- err
+				return
+			}
+			p.conns[i] = c
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		for _, c := range p.conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+		return nil, err
+	default:
+	}
+	return p, nil
+}
+
+// run publishes msgs from start (at --rate, if set), recording when each
+// was handed to its connection in sent, and reports when all are
+// acknowledged by the broker.
+func (p *benchPublishers) run(f benchIngestFlags, msgs []sim.Message, start time.Time, sent []time.Time) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		var wg sync.WaitGroup
+		var firstErr error
+		var errMu sync.Mutex
+		for w := range f.publishers {
+			wg.Go(func() {
+				for i := range msgs {
+					di := p.devIndex[msgs[i].Device]
+					if di%f.publishers != w {
+						continue
+					}
+					if f.rate > 0 {
+						due := start.Add(time.Duration(float64(i) / f.rate * float64(time.Second)))
+						if d := time.Until(due); d > 0 {
+							time.Sleep(d)
+						}
+					}
+					m := msgs[i]
+					sent[i] = time.Now()
+					if err := p.conns[p.connOf[di]].Publish(m.Topic, m.Payload, m.Retained); err != nil {
+						errMu.Lock()
+						firstErr = err
+						errMu.Unlock()
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for _, c := range p.conns {
+			if err := c.Drain(60 * time.Second); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		done <- firstErr
+	}()
+	return done
+}
+
+// close clears the retained messages of msgs and closes the connections.
+// Retained status messages would stay on the broker after the run and
+// reach every later subscriber (later runs dead-letter them as unknown
+// devices).
+func (p *benchPublishers) close(msgs []sim.Message) {
+	cleared := map[string]bool{}
+	for _, m := range msgs {
+		if m.Retained && !cleared[m.Topic] {
+			cleared[m.Topic] = true
+			p.conns[p.connOf[p.devIndex[m.Device]]].Publish(m.Topic, nil, true)
+		}
+	}
+	for _, c := range p.conns {
+		c.Drain(5 * time.Second)
+		c.Close()
 	}
 }
 
