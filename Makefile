@@ -10,7 +10,7 @@ FUZZTIME  ?= 10s
 REVLOOP_TEST_DIR ?= /tmp/revloop-test
 export REVLOOP_TEST_DIR
 
-.PHONY: all build build-bridge run test test-unit vet deps-check fuzz bench bench-ingest bench-route \
+.PHONY: all build build-bridge run test test-unit vet deps-check fuzz bench bench-ingest bench-ingest-reference bench-route \
         bench-bridge bench-yard bench-auth bench-api bench-fences bench-report bench-console \
         services-start services-stop clean
 
@@ -54,7 +54,14 @@ bench: bench-ingest bench-route bench-bridge bench-yard bench-auth bench-api ben
 
 bench-ingest: build services-start
 	$(BIN)/revloop bench ingest --config embedded
-	. $(REVLOOP_TEST_DIR)/services.env; $(BIN)/revloop bench ingest --config mosquitto-influx \
+	. $(REVLOOP_TEST_DIR)/services.env; $(BIN)/revloop bench ingest --config mosquitto-sub,mosquitto-influx \
+	  --mqtt-url "$$REVLOOP_TEST_MQTT_URL" --influx-url "$$REVLOOP_TEST_INFLUX_URL"
+
+# The reference: Telegraf and revloop storing the same GPS fixes through the
+# same Mosquitto and InfluxDB (builds Telegraf with its few plugins when missing).
+bench-ingest-reference: build services-start
+	. $(REVLOOP_TEST_DIR)/services.env; $(BIN)/revloop bench ingest --mix gps-json \
+	  --config mosquitto-sub,telegraf,mosquitto-influx --telegraf-bin "$$(deploy/scripts/install-telegraf.sh)" \
 	  --mqtt-url "$$REVLOOP_TEST_MQTT_URL" --influx-url "$$REVLOOP_TEST_INFLUX_URL"
 
 bench-route: build
