@@ -60,8 +60,8 @@ type benchIngestFlags struct {
 // ingest's acked counter is sampled every scrapeEvery), the usual FIFO
 // estimate of per-message latency when the order within the pipeline is
 // not kept. A message counts as stored at the first sample that covers it,
-// so latencies are overstated by up to scrapeEvery, never understated. The
-// end of the run, for msgs/s, is interpolated between the last two samples.
+// so latencies are overstated by up to scrapeEvery, never understated. Near
+// the end the counter is sampled every scrapeFine, for msgs/s.
 func benchIngest(ctx context.Context, e *env, args []string) error {
 	// The benchmark takes plain flags: its --config names configurations,
 	// not a settings file.
@@ -167,6 +167,10 @@ func isGPSObject(m sim.Message) bool {
 // gathers every metric (the process collector reads several /proc files):
 // at 25 ms that was 5 % of the measured process's CPU.
 const scrapeEvery = 100 * time.Millisecond
+
+// scrapeFine is how often the counters are read once the run's end is
+// expected within scrapeEvery.
+const scrapeFine = 5 * time.Millisecond
 
 type ingestBenchResult struct {
 	config     string
@@ -567,7 +571,7 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 	defer tick.Stop()
 	lastProgress := time.Now()
 	lastAcked := int64(0)
-	prevT, prevN := start, int64(0) // the previous sample of the run's acknowledged count
+	prevN := int64(0) // the previous sample of the run's acknowledged count
 	for {
 		select {
 		case <-ctx.Done():
@@ -598,9 +602,14 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 				acked -= foreign.n.Load()
 			}
 			if acked < int64(len(msgs)) {
-				prevT, prevN = now, acked
+				if acked+(acked-prevN) >= int64(len(msgs)) {
+					// The end is likely within the next interval: sample
+					// finely, so that it is known to a few milliseconds.
+					tick.Reset(scrapeFine)
+				}
+				prevN = acked
 			} else {
-				res.elapsed = crossing(prevT, prevN, now, acked, int64(len(msgs))).Sub(start)
+				res.elapsed = ackTimes[len(msgs)-1].Sub(start)
 				if pubElapsed == 0 {
 					pubElapsed = res.elapsed
 				}
@@ -614,16 +623,6 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 			}
 		}
 	}
-}
-
-// crossing estimates when a counter sampled c0 at t0 and c1 at t1 reached
-// target (c0 < target <= c1), taking the rate between the samples as
-// steady: the end of a run is known to better than the sampling interval.
-func crossing(t0 time.Time, c0 int64, t1 time.Time, c1, target int64) time.Time {
-	if c1 <= c0 {
-		return t1
-	}
-	return t0.Add(time.Duration(float64(t1.Sub(t0)) * float64(target-c0) / float64(c1-c0)))
 }
 
 // fifoLatency matches the i-th publication with the i-th stored message

@@ -50,17 +50,3 @@ func TestTelegrafWriteCounter(t *testing.T) {
 		}
 	}
 }
-
-func TestCrossing(t *testing.T) {
-	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	t1 := t0.Add(100 * time.Millisecond)
-	if got := crossing(t0, 190000, t1, 210000, 200000); !got.Equal(t0.Add(50 * time.Millisecond)) {
-		t.Errorf("half-way: %v after t0, want 50ms", got.Sub(t0))
-	}
-	if got := crossing(t0, 150000, t1, 200000, 200000); !got.Equal(t1) {
-		t.Errorf("reached exactly at t1: %v after t0", got.Sub(t0))
-	}
-	if got := crossing(t0, 5, t1, 5, 5); !got.Equal(t1) {
-		t.Errorf("no progress between the samples: %v after t0, want t1", got.Sub(t0))
-	}
-}

@@ -209,7 +209,6 @@ func runTelegrafBench(ctx context.Context, e *env, f benchIngestFlags, msgs []si
 	tick := time.NewTicker(scrapeEvery)
 	defer tick.Stop()
 	lastProgress, last := time.Now(), int64(0)
-	prevT, prevN := start, int64(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -230,10 +229,9 @@ func runTelegrafBench(ctx context.Context, e *env, f benchIngestFlags, msgs []si
 			if now.Sub(lastProgress) > 60*time.Second {
 				return res, fmt.Errorf("stalled at %d of %d written", n, len(msgs))
 			}
-			if n < int64(len(msgs)) {
-				prevT, prevN = now, n
-			} else {
-				res.elapsed = crossing(prevT, prevN, now, n, int64(len(msgs))).Sub(start)
+			if n >= int64(len(msgs)) {
+				// Telegraf reports every 100 ms: its end is known to that.
+				res.elapsed = storedAt[len(msgs)-1].Sub(start)
 				if pubElapsed == 0 {
 					pubElapsed = res.elapsed
 				}
