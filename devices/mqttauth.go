@@ -220,7 +220,30 @@ func (a *MQTTAuth) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	a.mu.Lock()
 	id, ok := a.clients[cl]
 	a.mu.Unlock()
+	if !ok && !write {
+		id, ok = a.sessionIdentity(cl)
+	}
 	return ok && a.allowed(id, topic, write)
+}
+
+// sessionIdentity is the identity of a persistent session whose client is
+// away, or which the broker restored after a restart: deliveries queue in it
+// under the name it authenticated with when it subscribed (its username; a
+// client certificate's name, which is its client id). Only reads are
+// checked this way: publishing needs a live, authenticated connection.
+func (a *MQTTAuth) sessionIdentity(cl *mqtt.Client) (identity, bool) {
+	name := string(cl.Properties.Username)
+	if name == "" {
+		name = cl.ID
+	}
+	if _, ok := a.services[name]; ok {
+		return identity{service: name}, true
+	}
+	dev, err := revloop.ParseDeviceID(name)
+	if err != nil {
+		return identity{}, false
+	}
+	return identity{device: dev}, true
 }
 
 func (a *MQTTAuth) allowed(id identity, topic string, write bool) bool {

@@ -2,6 +2,7 @@ package devices_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,50 @@ func TestRotationAndRevocationDisconnect(t *testing.T) {
 	case <-bystander.lost:
 	case <-time.After(10 * time.Second):
 		t.Fatal("sweep did not disconnect the disabled device")
+	}
+}
+
+// TestEmbeddedBrokerQueuesForAwaySessions: publications made while the
+// service account's persistent session is away wait in it, and only
+// those its identity may read.
+func TestEmbeddedBrokerQueuesForAwaySessions(t *testing.T) {
+	reg, _ := testRegistry(t)
+	a := addDevice(t, reg, "trk-a", "tracker")
+	auth := devices.NewMQTTAuth(reg, devices.ServiceAccount{Username: "ingest", Secret: "svc"})
+	url, _ := startBroker(t, auth)
+	session := func(handler paho.MessageHandler) paho.Client {
+		c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("ingest-session").
+			SetUsername("ingest").SetPassword("svc").SetCleanSession(false).SetAutoReconnect(false).
+			SetDefaultPublishHandler(handler))
+		wait(t, c.Connect())
+		return c
+	}
+	svc := session(func(paho.Client, paho.Message) {})
+	wait(t, svc.Subscribe("revloop/v1/+/gps", 1, nil))
+	svc.Disconnect(50)
+
+	dev, err := dial(t, url, "trk-a", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		wait(t, dev.Publish("revloop/v1/trk-a/gps", 1, false, fmt.Sprintf(`{"n":%d}`, i)))
+	}
+	got := make(chan string, 8)
+	svc = session(func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) })
+	defer svc.Disconnect(50)
+	seen := map[string]bool{}
+	for range 3 {
+		select {
+		case p := <-got:
+			seen[p] = true
+		case <-time.After(5 * time.Second):
+			t.Fatalf("of 3 publications made while the session was away, %d came: %v", len(seen), seen)
+		}
+	}
+	for i := range 3 {
+		if p := fmt.Sprintf(`{"n":%d}`, i); !seen[p] {
+			t.Errorf("%s missing from %v", p, seen)
+		}
 	}
 }
