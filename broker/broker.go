@@ -47,14 +47,15 @@ type Options struct {
 	// every connection); default 8192. Past it the broker drops messages,
 	// so it must stay above BackpressureHigh.
 	ClientWritesPending int
-	// PersistInflight also keeps unacknowledged QoS messages in the session
-	// store, written through on every publish and acknowledgement. It costs
-	// two store transactions per message; without it a broker restart keeps
-	// sessions, subscriptions and retained messages but not the messages
-	// in flight.
-	PersistInflight bool
-	// SyncWrites fsyncs the session store on every change (survives a power
-	// loss, not only a process crash).
+	// Journal keeps every QoS 1/2 publication from a client in
+	// DataDir/journal before acknowledging it, until each subscriber that
+	// takes it at QoS 1/2 has acknowledged it, and publishes again after a
+	// restart what was not: a crash of the process then loses no message
+	// the broker acknowledged. Without it a restart keeps sessions,
+	// subscriptions and retained messages but not the messages in flight.
+	Journal bool
+	// SyncWrites fsyncs the session store on every change and the journal
+	// on every write (survives a power loss, not only a process crash).
 	SyncWrites bool
 	// BackpressureHigh is the number of messages in flight to subscribers
 	// above which publishers are held (until it falls below half of it);
@@ -84,6 +85,8 @@ type Broker struct {
 	tcp  net.Listener
 	tls  net.Listener
 	done chan struct{}
+
+	journal *journal // nil without Options.Journal
 }
 
 // New builds the broker and opens its listeners (so Addr is known at once);
@@ -138,7 +141,7 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
 			return nil, fmt.Errorf("broker: %w", err)
 		}
-		err := srv.AddHook(&sessionStore{Hook: new(bolt.Hook), inflight: opts.PersistInflight}, &bolt.Options{
+		err := srv.AddHook(&sessionStore{Hook: new(bolt.Hook)}, &bolt.Options{
 			Path:    filepath.Join(opts.DataDir, "mqtt.bolt"),
 			Options: &bbolt.Options{Timeout: 2 * time.Second, NoSync: !opts.SyncWrites},
 		})
@@ -168,6 +171,22 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		}
 	}
 	b := &Broker{log: log, srv: srv, done: make(chan struct{})}
+	if opts.DataDir != "" && opts.Journal {
+		// Last: what an earlier hook holds or refuses is not journalled.
+		dir := filepath.Join(opts.DataDir, "journal")
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("broker: %w", err)
+		}
+		j, err := openJournal(dir, opts.SyncWrites, log.With("component", "mqtt-broker"))
+		if err != nil {
+			return nil, err
+		}
+		if err := srv.AddHook(j, nil); err != nil {
+			j.close()
+			return nil, fmt.Errorf("broker: journal: %w", err)
+		}
+		b.journal = j
+	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("broker: listen %s: %w", opts.Addr, err)
@@ -236,6 +255,11 @@ func (b *Broker) Run(ctx context.Context) error {
 		return fmt.Errorf("broker: serve: %w", err)
 	}
 	b.log.Info("mqtt broker listening", "addr", b.Addr(), "tls", b.TLSAddr())
+	if b.journal != nil {
+		// The session store has restored the sessions the publications
+		// still in the journal go to.
+		b.journal.start(b.srv)
+	}
 	<-ctx.Done()
 	err := b.srv.Close()
 	close(b.done)
@@ -246,21 +270,17 @@ func (b *Broker) Run(ctx context.Context) error {
 }
 
 // sessionStore is mochi's bolt storage hook without the retained messages
-// (retainedStore batches those) and, unless asked for, without the
-// per-message in-flight events.
+// (retainedStore batches those) and without the per-message in-flight
+// events (the journal keeps what is in flight).
 type sessionStore struct {
 	*bolt.Hook
-	inflight bool
 }
 
-// Provides leaves out the in-flight message events unless asked for them.
+// Provides leaves out retained and in-flight messages.
 func (h *sessionStore) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped, mqtt.StoredInflightMessages:
-		if !h.inflight {
-			return false
-		}
-	case mqtt.OnSysInfoTick, mqtt.StoredSysInfo, mqtt.OnRetainMessage, mqtt.StoredRetainedMessages:
+	case mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped, mqtt.StoredInflightMessages,
+		mqtt.OnSysInfoTick, mqtt.StoredSysInfo, mqtt.OnRetainMessage, mqtt.StoredRetainedMessages:
 		return false
 	}
 	return h.Hook.Provides(b)

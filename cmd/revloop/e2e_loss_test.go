@@ -202,15 +202,16 @@ func (d *influxd) query(q, db string) ([][]any, error) {
 	return rows, nil
 }
 
-// ingestProc is a `revloop ingest` child.
-type ingestProc struct {
+// childProc is a `revloop ingest` or `revloop serve` child.
+type childProc struct {
 	cmd      *exec.Cmd
 	httpAddr string
 }
 
-func startIngest(t *testing.T, bin string, args []string) *ingestProc {
+// startChild runs `revloop <command> args...` and waits until it is healthy.
+func startChild(t *testing.T, bin, command string, args []string) *childProc {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"ingest"}, args...)...)
+	cmd := exec.Command(bin, append([]string{command}, args...)...)
 	cmd.Env = append(os.Environ(), "REVLOOP_LOG_LEVEL=ERROR")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -220,7 +221,7 @@ func startIngest(t *testing.T, bin string, args []string) *ingestProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &ingestProc{cmd: cmd}
+	p := &childProc{cmd: cmd}
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		if addr, ok := strings.CutPrefix(sc.Text(), "http "); ok {
@@ -232,7 +233,7 @@ func startIngest(t *testing.T, bin string, args []string) *ingestProc {
 	if p.httpAddr == "" {
 		cmd.Process.Kill()
 		cmd.Wait()
-		t.Fatal("ingest exited before listening")
+		t.Fatalf("%s exited before listening", command)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -244,18 +245,18 @@ func startIngest(t *testing.T, bin string, args []string) *ingestProc {
 			return p
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("ingest did not become healthy")
+			t.Fatalf("%s did not become healthy", command)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func (p *ingestProc) kill() {
+func (p *childProc) kill() {
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.cmd.Wait()
 }
 
-func (p *ingestProc) terminate() {
+func (p *childProc) terminate() {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()
 }
@@ -354,7 +355,7 @@ func TestIngestLosesNothing(t *testing.T) {
 		}
 		provisionDevices(t, db, "tracker", ids...)
 	}()
-	proc := startIngest(t, bin, args)
+	proc := startChild(t, bin, "ingest", args)
 	defer func() { proc.terminate() }()
 	time.Sleep(300 * time.Millisecond) // the subscription follows the connection
 
@@ -401,7 +402,7 @@ func TestIngestLosesNothing(t *testing.T) {
 	proc.kill()
 	t.Log("ingest killed (1)")
 	time.Sleep(500 * time.Millisecond)
-	proc = startIngest(t, bin, args)
+	proc = startChild(t, bin, "ingest", args)
 
 	waitPublished(2 * n / 5)
 	idb.stop()
@@ -414,7 +415,7 @@ func TestIngestLosesNothing(t *testing.T) {
 	proc.kill()
 	t.Log("ingest killed (2)")
 	time.Sleep(500 * time.Millisecond)
-	proc = startIngest(t, bin, args)
+	proc = startChild(t, bin, "ingest", args)
 
 	if err := <-pubErr; err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ type appConfig struct {
 	drainTimeout  time.Duration
 	gcPercent     int
 	memLimitMB    int
-	mqttInflight  bool // serve only: persist the embedded broker's in-flight messages
+	mqttJournal   bool // serve only: the embedded broker journals what it acknowledged until ingest has it
 
 	compliance complianceFlags // serve only
 	routing    routingFlags    // serve only
@@ -82,7 +82,7 @@ func (c *appConfig) register(s *config.Set, r role) {
 	if r == roleServe {
 		s.String(&c.mqttAddr, "mqtt-addr", ":1883", "embedded MQTT broker's listener (unused with --mqtt-url)")
 		s.String(&c.mqttURL, "mqtt-url", "", "external MQTT broker, e.g. tcp://host:1883; empty runs the embedded broker")
-		s.Bool(&c.mqttInflight, "mqtt-persist-inflight", false, "embedded broker: also keep QoS messages not yet delivered to ingest in the data dir (a crash then loses none; costs two session-store writes per message)")
+		s.Bool(&c.mqttJournal, "mqtt-journal", true, "embedded broker: keep every QoS 1/2 message it acknowledges in the data dir until ingest has stored it, and deliver it again after a crash")
 	} else {
 		s.String(&c.mqttURL, "mqtt-url", "tcp://127.0.0.1:1883", "MQTT broker to ingest from, e.g. tcp://host:1883")
 	}
@@ -244,13 +244,13 @@ func newApp(ctx context.Context, log *slog.Logger, cfg appConfig, r role) (a *ap
 	mqttURL := cfg.mqttURL
 	if r == roleServe && mqttURL == "" {
 		b, err := broker.New(log.With("component", "broker"), broker.Options{
-			Addr:            cfg.mqttAddr,
-			DataDir:         filepath.Join(cfg.store.dataDir, "mqtt"),
-			TLSAddr:         cfg.mqttTLSAddr,
-			TLSConfig:       a.BrokerTLS,
-			Hooks:           a.BrokerHooks,
-			AllowAll:        len(a.BrokerHooks) == 0,
-			PersistInflight: cfg.mqttInflight,
+			Addr:      cfg.mqttAddr,
+			DataDir:   filepath.Join(cfg.store.dataDir, "mqtt"),
+			TLSAddr:   cfg.mqttTLSAddr,
+			TLSConfig: a.BrokerTLS,
+			Hooks:     a.BrokerHooks,
+			AllowAll:  len(a.BrokerHooks) == 0,
+			Journal:   cfg.mqttJournal,
 		})
 		if err != nil {
 			return a, err

@@ -1,0 +1,781 @@
+package broker
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// journal keeps every QoS 1/2 publication a client sends until each
+// subscriber that takes it at QoS 1/2 has acknowledged it, so that a crash
+// of the broker loses nothing it acknowledged to the publisher: the PUBACK
+// goes out only after the publication is in the journal file (in the
+// kernel's page cache; with SyncWrites, on disk). After a restart the
+// publications still unacknowledged are published again, to the sessions
+// the session store kept.
+//
+// Appends are group-committed: whoever finds no write in progress writes
+// everything queued so far in one system call, and the others wait for it.
+// Completions are queued as small records that go out with the next write
+// (or within flushEvery); one lost in a crash only means a publication is
+// delivered twice, which MQTT's at-least-once allows.
+//
+// The journal is a series of segment files, journal-<first seq>.log. A
+// segment is deleted once every publication in it is complete.
+//
+// mochi can lose a delivery without telling its hooks: when a client takes
+// over its persistent session, what is delivered to the old session between
+// the copy of its in-flight messages and their clearing is gone. The
+// journal notices (the delivery is missing from the new session, or its
+// packet id is handed out again) and publishes the publication again, as
+// it does after a restart.
+type journal struct {
+	mqtt.HookBase
+	dir        string
+	syncWrites bool
+	log        *slog.Logger
+	srv        *mqtt.Server
+	segMax     int64
+	inlined    string // the inline client's id: its publications are not journalled
+
+	// file side
+	mu       sync.Mutex
+	cond     *sync.Cond
+	buf      []byte // records not yet written
+	spare    []byte
+	bufFirst uint64 // seq of the first publication in buf (0: none)
+	writing  bool
+	queued   uint64 // tickets handed out
+	written  uint64 // tickets written
+	err      error
+	segs     []*segment // oldest first; the last is written to
+	nextSeq  uint64
+	closed   bool
+
+	// delivery side
+	tmu     sync.Mutex
+	pending map[uint64]*jentry                   // publications not yet complete
+	bySub   map[*mqtt.Client]map[uint16]uint64   // subscriber → packet id → seq
+	byID    map[string]map[*mqtt.Client]struct{} // subscriber id → its sessions with deliveries
+	stale   map[*mqtt.Client]bool                // taken-over sessions seen by the last sweep
+	current map[string]uint64                    // publisher id → seq being fanned out
+	replay  uint64                               // seq being published again through the inline client
+	redo    []uint64                             // seqs to publish again, in order
+	kick    chan struct{}
+
+	stop chan struct{} // set by start
+	done chan struct{}
+}
+
+type segment struct {
+	first uint64 // seq of its first publication
+	path  string
+	f     *os.File
+	size  int64
+}
+
+// jentry is a publication not yet complete.
+type jentry struct {
+	publication
+	deliveries int  // subscriber deliveries not yet acknowledged
+	fannedOut  bool // the broker has offered it to every subscriber
+}
+
+// publication is what is published again.
+type publication struct {
+	seq     uint64
+	qos     byte
+	retain  bool
+	topic   string
+	payload []byte
+}
+
+const (
+	recPublish = 1
+	recDone    = 2
+
+	recHeader = 9 // kind, body length (uint32), crc32 of kind and body
+
+	journalSegMax = 64 << 20
+	flushEvery    = 100 * time.Millisecond
+)
+
+var errJournalClosed = errors.New("broker: journal closed")
+
+// openJournal reads the segments in dir, keeps those holding incomplete
+// publications for the replay, and starts a new segment.
+func openJournal(dir string, syncWrites bool, log *slog.Logger) (*journal, error) {
+	j := &journal{dir: dir, syncWrites: syncWrites, log: log, segMax: journalSegMax, inlined: mqtt.InlineClientId,
+		pending: map[uint64]*jentry{}, bySub: map[*mqtt.Client]map[uint16]uint64{},
+		byID: map[string]map[*mqtt.Client]struct{}{}, stale: map[*mqtt.Client]bool{}, current: map[string]uint64{},
+		kick: make(chan struct{}, 1)}
+	j.cond = sync.NewCond(&j.mu)
+	paths, err := filepath.Glob(filepath.Join(dir, "journal-*.log"))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(paths) // fixed-width hex: name order is seq order
+	entries := map[uint64]publication{}
+	doneSeqs := map[uint64]bool{}
+	maxSeq := uint64(0)
+	for _, p := range paths {
+		var first uint64
+		if _, err := fmt.Sscanf(filepath.Base(p), "journal-%016x.log", &first); err != nil {
+			return nil, fmt.Errorf("broker: journal: unexpected file %s", p)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("broker: journal: %w", err)
+		}
+		n, torn := scanJournal(data, func(e publication) {
+			entries[e.seq] = e
+			maxSeq = max(maxSeq, e.seq)
+		}, func(seq uint64) { doneSeqs[seq] = true })
+		if torn {
+			log.Warn("journal segment ends in a partial record (cut off by a crash); the records before it are kept", "file", p, "records", n)
+		}
+		j.segs = append(j.segs, &segment{first: first, path: p})
+	}
+	for seq, e := range entries {
+		if !doneSeqs[seq] {
+			j.redo = append(j.redo, seq)
+			j.pending[seq] = &jentry{publication: e}
+		}
+	}
+	slices.Sort(j.redo)
+	j.nextSeq = maxSeq + 1
+	if err := j.rotate(j.nextSeq); err != nil {
+		return nil, err
+	}
+	j.dropCompleteSegments()
+	if len(j.redo) > 0 {
+		log.Info("journal: publications to deliver again after a restart", "count", len(j.redo))
+	}
+	return j, nil
+}
+
+// scanJournal calls pub and done for the records of data and returns how
+// many it read and whether data ends in a partial or damaged record.
+func scanJournal(data []byte, pub func(publication), done func(uint64)) (n int, torn bool) {
+	for len(data) > 0 {
+		if len(data) < recHeader {
+			return n, true
+		}
+		kind := data[0]
+		size := binary.LittleEndian.Uint32(data[1:5])
+		sum := binary.LittleEndian.Uint32(data[5:9])
+		if uint64(len(data)-recHeader) < uint64(size) {
+			return n, true
+		}
+		body := data[recHeader : recHeader+int(size)]
+		if crc32.Update(crc32.ChecksumIEEE(data[:1]), crc32.IEEETable, body) != sum {
+			return n, true
+		}
+		switch {
+		case kind == recPublish && len(body) >= 12:
+			seq := binary.LittleEndian.Uint64(body)
+			qos, retain := body[8], body[9] == 1
+			tl := int(binary.LittleEndian.Uint16(body[10:12]))
+			if len(body) < 12+tl {
+				return n, true
+			}
+			pub(publication{seq: seq, qos: qos, retain: retain, topic: string(body[12 : 12+tl]),
+				payload: bytes.Clone(body[12+tl:])})
+		case kind == recDone && len(body) == 8:
+			done(binary.LittleEndian.Uint64(body))
+		default:
+			return n, true
+		}
+		n++
+		data = data[recHeader+int(size):]
+	}
+	return n, false
+}
+
+func appendRecord(b []byte, kind byte, body ...[]byte) []byte {
+	size := 0
+	for _, p := range body {
+		size += len(p)
+	}
+	start := len(b)
+	b = append(b, kind, 0, 0, 0, 0, 0, 0, 0, 0)
+	binary.LittleEndian.PutUint32(b[start+1:], uint32(size))
+	for _, p := range body {
+		b = append(b, p...)
+	}
+	sum := crc32.Update(crc32.ChecksumIEEE(b[start:start+1]), crc32.IEEETable, b[start+recHeader:])
+	binary.LittleEndian.PutUint32(b[start+5:], sum)
+	return b
+}
+
+// rotate starts a segment whose first publication is first. Called with
+// mu held or before the journal is shared.
+func (j *journal) rotate(first uint64) error {
+	p := filepath.Join(j.dir, fmt.Sprintf("journal-%016x.log", first))
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("broker: journal: %w", err)
+	}
+	if n := len(j.segs); n > 0 && j.segs[n-1].f != nil {
+		j.segs[n-1].f.Close()
+		j.segs[n-1].f = nil
+	}
+	j.segs = append(j.segs, &segment{first: first, path: p, f: f})
+	return nil
+}
+
+// appendPublish journals pk and returns its seq once the record is written.
+func (j *journal) appendPublish(pk packets.Packet) (uint64, error) {
+	var head [12]byte
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return 0, errJournalClosed
+	}
+	seq := j.nextSeq
+	j.nextSeq++
+	binary.LittleEndian.PutUint64(head[:], seq)
+	head[8] = pk.FixedHeader.Qos
+	if pk.FixedHeader.Retain {
+		head[9] = 1
+	}
+	binary.LittleEndian.PutUint16(head[10:], uint16(len(pk.TopicName)))
+	if j.bufFirst == 0 {
+		j.bufFirst = seq
+	}
+	j.buf = appendRecord(j.buf, recPublish, head[:], []byte(pk.TopicName), pk.Payload)
+	j.queued++
+	// Tracked before the write: a fast subscriber may acknowledge it
+	// before this goroutine runs again.
+	j.tmu.Lock()
+	j.pending[seq] = &jentry{publication: publication{seq: seq, qos: pk.FixedHeader.Qos, retain: pk.FixedHeader.Retain,
+		topic: pk.TopicName, payload: pk.Payload}}
+	j.tmu.Unlock()
+	err := j.commit(j.queued)
+	j.mu.Unlock()
+	return seq, err
+}
+
+// commit returns once the records up to ticket are written. Called with
+// mu held.
+func (j *journal) commit(ticket uint64) error {
+	for j.written < ticket && j.err == nil {
+		if j.writing {
+			j.cond.Wait()
+			continue
+		}
+		j.writing = true
+		buf, first, upto := j.buf, j.bufFirst, j.queued
+		j.buf, j.bufFirst = j.spare[:0], 0
+		seg := j.segs[len(j.segs)-1]
+		if seg.size >= j.segMax {
+			if first == 0 {
+				first = j.nextSeq
+			}
+			if err := j.rotate(first); err != nil {
+				j.err = err
+			}
+			seg = j.segs[len(j.segs)-1]
+		}
+		failed := j.err != nil
+		j.mu.Unlock()
+		var err error
+		if !failed {
+			_, err = seg.f.Write(buf)
+			if err == nil && j.syncWrites {
+				err = seg.f.Sync()
+			}
+		}
+		j.mu.Lock()
+		seg.size += int64(len(buf))
+		j.spare = buf[:0]
+		j.writing = false
+		if err != nil && j.err == nil {
+			j.err = fmt.Errorf("broker: journal write: %w", err)
+		}
+		if j.err == nil {
+			j.written = upto
+		}
+		j.cond.Broadcast()
+	}
+	return j.err
+}
+
+// complete queues the completion record of seq.
+func (j *journal) complete(seq uint64) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], seq)
+	j.mu.Lock()
+	if !j.closed {
+		j.buf = appendRecord(j.buf, recDone, b[:])
+		j.queued++
+	}
+	j.mu.Unlock()
+}
+
+// flush writes what is queued.
+func (j *journal) flush() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return nil
+	}
+	return j.commit(j.queued)
+}
+
+// dropCompleteSegments deletes the segments, other than the one written
+// to, whose publications are all complete.
+func (j *journal) dropCompleteSegments() {
+	j.tmu.Lock()
+	low := uint64(0)
+	for seq := range j.pending {
+		if low == 0 || seq < low {
+			low = seq
+		}
+	}
+	j.tmu.Unlock()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if low == 0 {
+		low = j.nextSeq
+	}
+	keep := j.segs[:0]
+	for i, s := range j.segs {
+		if i < len(j.segs)-1 && j.segs[i+1].first <= low {
+			if err := os.Remove(s.path); err != nil && !os.IsNotExist(err) {
+				j.log.Warn("journal: removing a complete segment", "file", s.path, "error", err)
+			}
+			continue
+		}
+		keep = append(keep, s)
+	}
+	j.segs = keep
+}
+
+// finish ends the tracking of seq when it is fanned out and acknowledged.
+// Called with tmu held; reports whether seq is complete.
+func (j *journal) finishLocked(seq uint64) bool {
+	e, ok := j.pending[seq]
+	if !ok || !e.fannedOut || e.deliveries > 0 {
+		return false
+	}
+	delete(j.pending, seq)
+	return true
+}
+
+// track records the delivery of seq to cl under packet id. Called with
+// tmu held.
+func (j *journal) track(cl *mqtt.Client, id uint16, seq uint64) {
+	ids := j.bySub[cl]
+	if ids == nil {
+		ids = map[uint16]uint64{}
+		j.bySub[cl] = ids
+		if j.byID[cl.ID] == nil {
+			j.byID[cl.ID] = map[*mqtt.Client]struct{}{}
+		}
+		j.byID[cl.ID][cl] = struct{}{}
+	}
+	if old, ok := ids[id]; ok && old != seq {
+		// The packet id is handed out again without an acknowledgement
+		// the journal saw: mochi dropped that delivery.
+		j.lostLocked(old)
+	}
+	ids[id] = seq
+}
+
+// untrack drops cl's deliveries from the index. Called with tmu held.
+func (j *journal) untrack(cl *mqtt.Client) {
+	delete(j.bySub, cl)
+	delete(j.stale, cl)
+	if m := j.byID[cl.ID]; m != nil {
+		delete(m, cl)
+		if len(m) == 0 {
+			delete(j.byID, cl.ID)
+		}
+	}
+}
+
+// acknowledged ends the delivery to cl under packet id.
+func (j *journal) acknowledged(cl *mqtt.Client, id uint16) {
+	j.tmu.Lock()
+	seq, ok := j.bySub[cl][id]
+	if !ok {
+		j.tmu.Unlock()
+		return
+	}
+	delete(j.bySub[cl], id)
+	done := false
+	if e := j.pending[seq]; e != nil {
+		e.deliveries--
+		done = j.finishLocked(seq)
+	}
+	j.tmu.Unlock()
+	if done {
+		j.complete(seq)
+	}
+}
+
+// forget ends every delivery to the sessions: they are gone, with the
+// messages the broker held for them.
+func (j *journal) forget(sessions ...*mqtt.Client) {
+	var done []uint64
+	j.tmu.Lock()
+	for _, cl := range sessions {
+		for _, seq := range j.bySub[cl] {
+			if e := j.pending[seq]; e != nil {
+				e.deliveries--
+				if j.finishLocked(seq) {
+					done = append(done, seq)
+				}
+			}
+		}
+		j.untrack(cl)
+	}
+	j.tmu.Unlock()
+	for _, seq := range done {
+		j.complete(seq)
+	}
+}
+
+// sessionsOf returns the sessions of client id with deliveries, but cl.
+func (j *journal) sessionsOf(id string, but *mqtt.Client) []*mqtt.Client {
+	j.tmu.Lock()
+	defer j.tmu.Unlock()
+	var out []*mqtt.Client
+	for c := range j.byID[id] {
+		if c != but {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// sweep publishes again what was delivered to a session after another
+// connection took it over (mochi clears it), found taken over by two
+// sweeps in a row: OnSessionEstablished has moved what the new
+// connection took.
+func (j *journal) sweep() {
+	j.tmu.Lock()
+	defer j.tmu.Unlock()
+	for cl, ids := range j.bySub {
+		if !cl.IsTakenOver() {
+			continue
+		}
+		if !j.stale[cl] {
+			j.stale[cl] = true
+			continue
+		}
+		for _, seq := range ids {
+			j.lostLocked(seq)
+		}
+		j.untrack(cl)
+	}
+}
+
+// fannedOut marks seq offered to every subscriber.
+func (j *journal) fannedOut(seq uint64) {
+	j.tmu.Lock()
+	done := false
+	if e := j.pending[seq]; e != nil {
+		e.fannedOut = true
+		done = j.finishLocked(seq)
+	}
+	j.tmu.Unlock()
+	if done {
+		j.complete(seq)
+	}
+}
+
+// start begins publishing again what is incomplete, and the background
+// flush and deletion of complete segments.
+func (j *journal) start(srv *mqtt.Server) {
+	j.srv = srv
+	j.stop, j.done = make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(j.republish)
+	j.kick <- struct{}{} // what the last run left
+	go func() {
+		defer close(j.done)
+		defer wg.Wait()
+		t := time.NewTicker(flushEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-j.stop:
+				return
+			case <-t.C:
+				if err := j.flush(); err != nil {
+					j.log.Error("journal", "error", err)
+				}
+				j.sweep()
+				j.dropCompleteSegments()
+			}
+		}
+	}()
+}
+
+// lostLocked ends a delivery of seq that mochi dropped without telling
+// and queues seq to be published again. Called with tmu held.
+func (j *journal) lostLocked(seq uint64) {
+	e := j.pending[seq]
+	if e == nil {
+		return
+	}
+	e.deliveries--
+	e.fannedOut = false
+	j.redo = append(j.redo, seq)
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
+}
+
+// republish publishes again, through the inline client, what the redo
+// queue holds: at start, what was not complete when the broker last
+// stopped (the session store has restored the sessions it goes to), and
+// later what mochi dropped.
+func (j *journal) republish() {
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-j.kick:
+		}
+		j.tmu.Lock()
+		seqs := j.redo
+		j.redo = nil
+		j.tmu.Unlock()
+		for _, seq := range seqs {
+			j.tmu.Lock()
+			e := j.pending[seq]
+			if e != nil {
+				j.replay = seq
+			}
+			j.tmu.Unlock()
+			if e == nil {
+				continue
+			}
+			if err := j.srv.Publish(e.topic, e.payload, e.retain, e.qos); err != nil {
+				j.log.Error("journal: publishing again", "topic", e.topic, "error", err)
+			}
+			j.tmu.Lock()
+			j.replay = 0
+			j.tmu.Unlock()
+			j.fannedOut(seq)
+		}
+	}
+}
+
+// ID identifies the hook.
+func (j *journal) ID() string { return "revloop-journal" }
+
+// Provides tells mochi which events the journal follows.
+func (j *journal) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnPublish, mqtt.OnPublished, mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
+		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired, mqtt.OnStopped:
+		return true
+	}
+	return false
+}
+
+// OnPublish journals a client's QoS 1/2 publication before mochi
+// acknowledges it. A failed write refuses the publication: the client gets
+// no PUBACK and sends it again.
+func (j *journal) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Qos == 0 || cl.Net.Inline {
+		return pk, nil
+	}
+	seq, err := j.appendPublish(pk)
+	if err != nil {
+		j.tmu.Lock()
+		delete(j.pending, seq)
+		j.tmu.Unlock()
+		j.log.Error("journal: publication refused", "client", cl.ID, "topic", pk.TopicName, "error", err)
+		return pk, packets.ErrRejectPacket
+	}
+	j.tmu.Lock()
+	prev, had := j.current[cl.ID]
+	j.current[cl.ID] = seq
+	j.tmu.Unlock()
+	if had {
+		// The previous publication of this client never reached its
+		// subscribers (its PUBACK could not be written): the client
+		// sends it again, so the journal lets it go.
+		j.fannedOut(prev)
+	}
+	return pk, nil
+}
+
+// OnPublished ends the fan-out of the client's publication.
+func (j *journal) OnPublished(cl *mqtt.Client, pk packets.Packet) {
+	if pk.FixedHeader.Qos == 0 || cl.Net.Inline {
+		return
+	}
+	j.tmu.Lock()
+	seq, ok := j.current[cl.ID]
+	delete(j.current, cl.ID)
+	j.tmu.Unlock()
+	if ok {
+		j.fannedOut(seq)
+	}
+}
+
+// OnQosPublish counts a delivery of a journalled publication to a
+// subscriber.
+func (j *journal) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, resends int) {
+	if pk.FixedHeader.Type != packets.Publish || resends > 0 || pk.FixedHeader.Dup {
+		return // a resend of a delivery already counted (mochi passes resends 0 on a session's resumption, with DUP set)
+	}
+	j.tmu.Lock()
+	var seq uint64
+	if pk.Origin == j.inlined || pk.Origin == "" {
+		seq = j.replay
+	} else {
+		seq = j.current[pk.Origin]
+	}
+	e := j.pending[seq]
+	if seq == 0 || e == nil {
+		j.tmu.Unlock()
+		return
+	}
+	j.track(cl, pk.PacketID, seq)
+	e.deliveries++
+	j.tmu.Unlock()
+}
+
+// OnQosComplete ends a delivery acknowledged by its subscriber: a PUBACK
+// (QoS 1) or PUBCOMP (QoS 2) from it. mochi also reports the end of a
+// client's own publication: QoS 2 with its PUBREL, QoS 1 with the PUBACK it
+// sends, from within the publication's processing (current is set).
+func (j *journal) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
+	switch pk.FixedHeader.Type {
+	case packets.Puback:
+		j.tmu.Lock()
+		_, publishing := j.current[cl.ID]
+		j.tmu.Unlock()
+		if !publishing {
+			j.acknowledged(cl, pk.PacketID)
+		}
+	case packets.Pubcomp:
+		j.acknowledged(cl, pk.PacketID)
+	}
+}
+
+// OnQosDropped ends a delivery the broker gave up on: expired, refused by
+// the subscriber, or cleared with its session. A session another
+// connection took over is cleared after its in-flight messages were copied
+// to it: OnSessionEstablished moves those deliveries. A refused PUBREL is
+// the client's own publication.
+func (j *journal) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
+	if pk.FixedHeader.Type != packets.Pubrel && !cl.IsTakenOver() {
+		j.acknowledged(cl, pk.PacketID)
+	}
+}
+
+// OnSessionEstablish forgets the deliveries of a session its client
+// replaces with a clean one.
+func (j *journal) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	if pk.Connect.Clean {
+		j.forget(j.sessionsOf(cl.ID, cl)...)
+	}
+}
+
+// OnSessionEstablished moves the deliveries of a session taken over to
+// the connection that took over its in-flight messages, and publishes
+// again those it did not take (delivered after mochi copied them). The
+// client reads nothing before this returns, so none was acknowledged
+// meanwhile.
+func (j *journal) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	old := j.sessionsOf(cl.ID, cl)
+	var done []uint64
+	j.tmu.Lock()
+	for _, c := range old {
+		for id, seq := range j.bySub[c] {
+			e := j.pending[seq]
+			if e == nil {
+				continue
+			}
+			pk, held := cl.State.Inflight.Get(id)
+			cur, tracked := j.bySub[cl][id]
+			switch {
+			case tracked && cur == seq:
+				// Delivered to the new connection under the same id:
+				// that delivery is counted already.
+				e.deliveries--
+				if j.finishLocked(seq) {
+					done = append(done, seq)
+				}
+			case !tracked && held && pk.TopicName == e.topic && bytes.Equal(pk.Payload, e.payload):
+				j.track(cl, id, seq)
+			default:
+				// Not taken over (delivered after the copy), or the id
+				// now carries another delivery.
+				j.lostLocked(seq)
+			}
+		}
+		j.untrack(c)
+	}
+	j.tmu.Unlock()
+	for _, seq := range done {
+		j.complete(seq)
+	}
+}
+
+// OnDisconnect forgets the deliveries of a session that ends with its
+// connection, and a fan-out the disconnection cut short.
+func (j *journal) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
+	j.tmu.Lock()
+	seq, ok := j.current[cl.ID]
+	delete(j.current, cl.ID)
+	j.tmu.Unlock()
+	if ok {
+		j.fannedOut(seq)
+	}
+	if expire && !cl.IsTakenOver() {
+		j.forget(cl)
+	}
+}
+
+// OnClientExpired forgets the deliveries of an expired session.
+func (j *journal) OnClientExpired(cl *mqtt.Client) { j.forget(cl) }
+
+// OnStopped writes what is queued and closes the journal.
+func (j *journal) OnStopped() { j.close() }
+
+func (j *journal) close() {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return
+	}
+	j.mu.Unlock()
+	if j.stop != nil {
+		close(j.stop)
+		<-j.done
+	}
+	if err := j.flush(); err != nil {
+		j.log.Error("journal", "error", err)
+	}
+	j.dropCompleteSegments()
+	j.mu.Lock()
+	j.closed = true
+	for _, s := range j.segs {
+		if s.f != nil {
+			s.f.Close()
+			s.f = nil
+		}
+	}
+	j.mu.Unlock()
+}
