@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -189,5 +190,41 @@ func TestJournalScan(t *testing.T) {
 	// at-least-once allows.
 	if fmt.Sprint(replay) != "[1 2 3]" || j.nextSeq != 4 {
 		t.Fatalf("replay %v, next seq %d; want [1 2 3] and 4", replay, j.nextSeq)
+	}
+}
+
+// TestJournalDropsCompleteSegments: with small segments, a steady stream
+// that its subscriber acknowledges leaves only the segment being written
+// to (and at most one not yet swept).
+func TestJournalDropsCompleteSegments(t *testing.T) {
+	dir := t.TempDir()
+	b, err := New(nil, Options{Addr: "127.0.0.1:0", AllowAll: true, DataDir: dir, Journal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.journal.segMax = 2 << 10
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	sub := subscribe(t, b.URL(), "ingest-1", true, func(string) bool { return true })
+	defer sub.c.Disconnect(50)
+	pub := connect(t, b.URL(), "dev-1", true)
+	defer pub.Disconnect(50)
+	for i := range 500 {
+		if tok := pub.Publish("revloop/v1/dev-1/gps", 1, false, payload(i)); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	if got := sub.wait(500, 10*time.Second); len(got) != 500 {
+		t.Fatalf("the subscriber got %d of 500", len(got))
+	}
+	time.Sleep(3 * flushEvery)
+	segs, _ := filepath.Glob(filepath.Join(dir, "journal", "journal-*.log"))
+	if len(segs) == 0 || len(segs) > 2 {
+		t.Fatalf("segments: %v, want the last one or two of the %d KiB written", segs, 500*40/1024)
+	}
+	if filepath.Base(segs[len(segs)-1]) == "journal-0000000000000001.log" {
+		t.Errorf("no rotation after 500 publications in 2 KiB segments: %v", segs)
 	}
 }
