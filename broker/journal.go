@@ -227,7 +227,19 @@ func (j *journal) rotate(first uint64) error {
 	if err != nil {
 		return fmt.Errorf("broker: journal: %w", err)
 	}
-	if n := len(j.segs); n > 0 && j.segs[n-1].f != nil {
+	n := len(j.segs)
+	if n > 0 && j.segs[n-1].path == p {
+		// A segment a previous run began and wrote no publication to:
+		// carry on in it.
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("broker: journal: %w", err)
+		}
+		j.segs[n-1].f, j.segs[n-1].size = f, st.Size()
+		return nil
+	}
+	if n > 0 && j.segs[n-1].f != nil {
 		j.segs[n-1].f.Close()
 		j.segs[n-1].f = nil
 	}
@@ -337,19 +349,14 @@ func (j *journal) flush() error {
 // dropCompleteSegments deletes the segments, other than the one written
 // to, whose publications are all complete.
 func (j *journal) dropCompleteSegments() {
+	j.mu.Lock() // before tmu, as in appendPublish: no seq is handed out meanwhile
+	defer j.mu.Unlock()
+	low := j.nextSeq
 	j.tmu.Lock()
-	low := uint64(0)
 	for seq := range j.pending {
-		if low == 0 || seq < low {
-			low = seq
-		}
+		low = min(low, seq)
 	}
 	j.tmu.Unlock()
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if low == 0 {
-		low = j.nextSeq
-	}
 	keep := j.segs[:0]
 	for i, s := range j.segs {
 		if i < len(j.segs)-1 && j.segs[i+1].first <= low {
@@ -618,18 +625,24 @@ func (j *journal) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	return pk, nil
 }
 
+// endFanOut ends the fan-out of the publication client id is publishing,
+// if any.
+func (j *journal) endFanOut(id string) {
+	j.tmu.Lock()
+	seq, ok := j.current[id]
+	delete(j.current, id)
+	j.tmu.Unlock()
+	if ok {
+		j.fannedOut(seq)
+	}
+}
+
 // OnPublished ends the fan-out of the client's publication.
 func (j *journal) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	if pk.FixedHeader.Qos == 0 || cl.Net.Inline {
 		return
 	}
-	j.tmu.Lock()
-	seq, ok := j.current[cl.ID]
-	delete(j.current, cl.ID)
-	j.tmu.Unlock()
-	if ok {
-		j.fannedOut(seq)
-	}
+	j.endFanOut(cl.ID)
 }
 
 // OnQosPublish counts a delivery of a journalled publication to a
@@ -736,13 +749,7 @@ func (j *journal) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 // OnDisconnect forgets the deliveries of a session that ends with its
 // connection, and a fan-out the disconnection cut short.
 func (j *journal) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
-	j.tmu.Lock()
-	seq, ok := j.current[cl.ID]
-	delete(j.current, cl.ID)
-	j.tmu.Unlock()
-	if ok {
-		j.fannedOut(seq)
-	}
+	j.endFanOut(cl.ID)
 	if expire && !cl.IsTakenOver() {
 		j.forget(cl)
 	}

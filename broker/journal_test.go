@@ -11,6 +11,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // subscriber is a persistent-session QoS 1 client that acknowledges only
@@ -226,5 +227,36 @@ func TestJournalDropsCompleteSegments(t *testing.T) {
 	}
 	if filepath.Base(segs[len(segs)-1]) == "journal-0000000000000001.log" {
 		t.Errorf("no rotation after 500 publications in 2 KiB segments: %v", segs)
+	}
+}
+
+// TestJournalReopensAnEmptySegment: a run that stops before its first
+// publication leaves an empty segment named for the next seq; the next run
+// writes on in it rather than deleting it as complete.
+func TestJournalReopensAnEmptySegment(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	j, err := openJournal(dir, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.close()
+	j, err = openJournal(dir, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := j.appendPublish(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
+		TopicName: "revloop/v1/dev-1/gps", Payload: []byte(payload(1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.close()
+	j, err = openJournal(dir, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	if fmt.Sprint(j.redo) != fmt.Sprint([]uint64{seq}) {
+		t.Fatalf("after the third open the journal holds %v, want [%d]", j.redo, seq)
 	}
 }

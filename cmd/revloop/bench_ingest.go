@@ -435,6 +435,19 @@ func (c *benchChild) counters(hc *http.Client) (acked, rejected int64, err error
 	return acked, rejected, sc.Err()
 }
 
+// benchBucket returns --influx-bucket or, when it is empty, a scratch
+// database on InfluxDB 1.8 and the function that drops it.
+func benchBucket(f benchIngestFlags) (bucket string, drop func(), err error) {
+	if f.influxBucket != "" {
+		return f.influxBucket, func() {}, nil
+	}
+	db := fmt.Sprintf("revloop_bench_%d", time.Now().UnixNano())
+	if err := influxQL(f.influxURL, fmt.Sprintf("CREATE DATABASE %q", db)); err != nil {
+		return "", nil, err
+	}
+	return db + "/autogen", func() { influxQL(f.influxURL, fmt.Sprintf("DROP DATABASE %q", db)) }, nil
+}
+
 func influxQL(base, q string) error {
 	resp, err := http.PostForm(strings.TrimSuffix(base, "/")+"/query", url.Values{"q": {q}})
 	if err != nil {
@@ -462,15 +475,11 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		if f.mqttURL == "" || f.influxURL == "" {
 			return res, errors.New("needs --mqtt-url and --influx-url")
 		}
-		bucket := f.influxBucket
-		if bucket == "" {
-			db := fmt.Sprintf("revloop_bench_%d", time.Now().UnixNano())
-			if err := influxQL(f.influxURL, fmt.Sprintf("CREATE DATABASE %q", db)); err != nil {
-				return res, err
-			}
-			defer influxQL(f.influxURL, fmt.Sprintf("DROP DATABASE %q", db))
-			bucket = db + "/autogen"
+		bucket, drop, err := benchBucket(f)
+		if err != nil {
+			return res, err
 		}
+		defer drop()
 		args = []string{"ingest", "--mqtt-url", f.mqttURL, "--mqtt-client-id", clientID,
 			"--influx-url", f.influxURL, "--influx-bucket", bucket}
 		if f.influxToken != "" {

@@ -125,15 +125,11 @@ func runTelegrafBench(ctx context.Context, e *env, f benchIngestFlags, msgs []si
 	if err != nil {
 		return res, err
 	}
-	bucket := f.influxBucket
-	if bucket == "" {
-		db := fmt.Sprintf("revloop_bench_%d", time.Now().UnixNano())
-		if err := influxQL(f.influxURL, fmt.Sprintf("CREATE DATABASE %q", db)); err != nil {
-			return res, err
-		}
-		defer influxQL(f.influxURL, fmt.Sprintf("DROP DATABASE %q", db))
-		bucket = db + "/autogen"
+	bucket, drop, err := benchBucket(f)
+	if err != nil {
+		return res, err
 	}
+	defer drop()
 	dir, err := os.MkdirTemp("", "revloop-bench-telegraf-")
 	if err != nil {
 		return res, err
