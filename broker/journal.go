@@ -55,11 +55,12 @@ type journal struct {
 	buf      []byte // records not yet written
 	spare    []byte
 	bufFirst uint64 // seq of the first publication in buf (0: none)
+	bufGen   uint64 // write that will take buf (1, 2, ...)
 	writing  bool
-	queued   uint64 // tickets handed out
-	written  uint64 // tickets written
-	err      error
-	segs     []*segment // oldest first; the last is written to
+	wrote    uint64           // writes finished
+	failed   map[uint64]error // writes that failed, by generation
+	broken   bool             // the last write failed: the next starts a segment
+	segs     []*segment       // oldest first; the last is written to
 	nextSeq  uint64
 	closed   bool
 
@@ -119,7 +120,7 @@ func openJournal(dir string, syncWrites bool, log *slog.Logger) (*journal, error
 	j := &journal{dir: dir, syncWrites: syncWrites, log: log, segMax: journalSegMax, inlined: mqtt.InlineClientId,
 		pending: map[uint64]*jentry{}, bySub: map[*mqtt.Client]map[uint16]uint64{},
 		byID: map[string]map[*mqtt.Client]struct{}{}, stale: map[*mqtt.Client]bool{}, current: map[string]uint64{},
-		kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1), bufGen: 1, failed: map[uint64]error{}}
 	j.cond = sync.NewCond(&j.mu)
 	paths, err := filepath.Glob(filepath.Join(dir, "journal-*.log"))
 	if err != nil {
@@ -267,61 +268,68 @@ func (j *journal) appendPublish(pk packets.Packet) (uint64, error) {
 		j.bufFirst = seq
 	}
 	j.buf = appendRecord(j.buf, recPublish, head[:], []byte(pk.TopicName), pk.Payload)
-	j.queued++
+	gen := j.bufGen
 	// Tracked before the write: a fast subscriber may acknowledge it
 	// before this goroutine runs again.
 	j.tmu.Lock()
 	j.pending[seq] = &jentry{publication: publication{seq: seq, qos: pk.FixedHeader.Qos, retain: pk.FixedHeader.Retain,
 		topic: pk.TopicName, payload: pk.Payload}}
 	j.tmu.Unlock()
-	err := j.commit(j.queued)
+	err := j.commit(gen)
 	j.mu.Unlock()
 	return seq, err
 }
 
-// commit returns once the records up to ticket are written. Called with
-// mu held.
-func (j *journal) commit(ticket uint64) error {
-	for j.written < ticket && j.err == nil {
+// commit returns once the write of generation gen is over, with its
+// error. Called with mu held. A failed write refuses what it held (the
+// publishers get no PUBACK and send again) and may have left a partial
+// record: the next write starts a new segment, so that a partial record
+// only ever ends one.
+func (j *journal) commit(gen uint64) error {
+	for j.wrote < gen {
 		if j.writing {
 			j.cond.Wait()
 			continue
 		}
 		j.writing = true
-		buf, first, upto := j.buf, j.bufFirst, j.queued
-		j.buf, j.bufFirst = j.spare[:0], 0
+		buf, first, g := j.buf, j.bufFirst, j.bufGen
+		j.buf, j.bufFirst, j.bufGen = j.spare[:0], 0, j.bufGen+1
+		var err error
 		seg := j.segs[len(j.segs)-1]
-		if seg.size >= j.segMax {
+		if j.broken || seg.size >= j.segMax {
 			if first == 0 {
 				first = j.nextSeq
 			}
-			if err := j.rotate(first); err != nil {
-				j.err = err
+			if err = j.rotate(first); err == nil {
+				j.broken = false
+				seg = j.segs[len(j.segs)-1]
 			}
-			seg = j.segs[len(j.segs)-1]
 		}
-		failed := j.err != nil
-		j.mu.Unlock()
-		var err error
-		if !failed {
+		if err == nil {
+			j.mu.Unlock()
 			_, err = seg.f.Write(buf)
 			if err == nil && j.syncWrites {
 				err = seg.f.Sync()
 			}
+			j.mu.Lock()
+			seg.size += int64(len(buf))
 		}
-		j.mu.Lock()
-		seg.size += int64(len(buf))
 		j.spare = buf[:0]
 		j.writing = false
-		if err != nil && j.err == nil {
-			j.err = fmt.Errorf("broker: journal write: %w", err)
-		}
-		if j.err == nil {
-			j.written = upto
+		j.wrote = g
+		if err != nil {
+			j.broken = true
+			for old := range j.failed {
+				if old+1024 < g { // their waiters have long read them
+					delete(j.failed, old)
+				}
+			}
+			j.failed[g] = fmt.Errorf("broker: journal write: %w", err)
+			j.log.Error("journal write failed: publications refused until a write succeeds", "error", err)
 		}
 		j.cond.Broadcast()
 	}
-	return j.err
+	return j.failed[gen]
 }
 
 // complete queues the completion record of seq.
@@ -331,7 +339,6 @@ func (j *journal) complete(seq uint64) {
 	j.mu.Lock()
 	if !j.closed {
 		j.buf = appendRecord(j.buf, recDone, b[:])
-		j.queued++
 	}
 	j.mu.Unlock()
 }
@@ -343,7 +350,11 @@ func (j *journal) flush() error {
 	if j.closed {
 		return nil
 	}
-	return j.commit(j.queued)
+	gen := j.bufGen
+	if len(j.buf) == 0 {
+		gen-- // nothing queued: wait for a write under way, if any
+	}
+	return j.commit(gen)
 }
 
 // dropCompleteSegments deletes the segments, other than the one written

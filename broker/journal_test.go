@@ -260,3 +260,40 @@ func TestJournalReopensAnEmptySegment(t *testing.T) {
 		t.Fatalf("after the third open the journal holds %v, want [%d]", j.redo, seq)
 	}
 }
+
+// TestJournalRecoversFromAFailedWrite: a write that fails refuses what it
+// held, and the next one goes to a new segment, so that what follows a
+// partial record is still read back.
+func TestJournalRecoversFromAFailedWrite(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	j, err := openJournal(dir, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := func(i int) (uint64, error) {
+		return j.appendPublish(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
+			TopicName: "revloop/v1/dev-1/gps", Payload: []byte(payload(i))})
+	}
+	first, err := pub(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.segs[len(j.segs)-1].f.Close() // the next write fails
+	if _, err := pub(2); err == nil {
+		t.Fatal("a write to a closed file reported success")
+	}
+	third, err := pub(3)
+	if err != nil {
+		t.Fatalf("the write after a failed one: %v", err)
+	}
+	j.close()
+	j, err = openJournal(dir, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	if fmt.Sprint(j.redo) != fmt.Sprint([]uint64{first, third}) {
+		t.Fatalf("read back %v, want [%d %d] (the refused one is not kept)", j.redo, first, third)
+	}
+}
