@@ -171,22 +171,6 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 		}
 	}
 	b := &Broker{log: log, srv: srv, done: make(chan struct{})}
-	if opts.DataDir != "" && opts.Journal {
-		// Last: what an earlier hook holds or refuses is not journalled.
-		dir := filepath.Join(opts.DataDir, "journal")
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("broker: %w", err)
-		}
-		j, err := openJournal(dir, opts.SyncWrites, log.With("component", "mqtt-broker"))
-		if err != nil {
-			return nil, err
-		}
-		if err := srv.AddHook(j, nil); err != nil {
-			j.close()
-			return nil, fmt.Errorf("broker: journal: %w", err)
-		}
-		b.journal = j
-	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("broker: listen %s: %w", opts.Addr, err)
@@ -211,6 +195,24 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 			tl.Close()
 			return nil, fmt.Errorf("broker: %w", err)
 		}
+	}
+	if opts.DataDir != "" && opts.Journal {
+		// Last: what an earlier hook holds or refuses is not journalled.
+		j, err := openJournal(filepath.Join(opts.DataDir, "journal"), opts.SyncWrites, log.With("component", "mqtt-broker"))
+		if err == nil {
+			if err = srv.AddHook(j, nil); err != nil {
+				j.close()
+				err = fmt.Errorf("broker: journal hook: %w", err)
+			}
+		}
+		if err != nil {
+			b.tcp.Close()
+			if b.tls != nil {
+				b.tls.Close()
+			}
+			return nil, err
+		}
+		b.journal = j
 	}
 	return b, nil
 }

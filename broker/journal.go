@@ -122,9 +122,12 @@ func openJournal(dir string, syncWrites bool, log *slog.Logger) (*journal, error
 		byID: map[string]map[*mqtt.Client]struct{}{}, stale: map[*mqtt.Client]bool{}, current: map[string]uint64{},
 		kick: make(chan struct{}, 1), bufGen: 1, failed: map[uint64]error{}}
 	j.cond = sync.NewCond(&j.mu)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("broker: journal: %w", err)
+	}
 	paths, err := filepath.Glob(filepath.Join(dir, "journal-*.log"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("broker: journal: %w", err)
 	}
 	slices.Sort(paths) // fixed-width hex: name order is seq order
 	entries := map[uint64]publication{}
