@@ -247,15 +247,11 @@ func runCeilingBench(ctx context.Context, e *env, f benchIngestFlags, msgs []sim
 	if n := fc.n.Load(); n > 0 {
 		return res, fmt.Errorf("broker carries other traffic (%d messages in %s); the ceiling needs a quiet broker", n, foreignProbe)
 	}
-	dir, err := os.MkdirTemp("", "revloop-bench-ceiling-")
+	dir, creds, err := benchDevices(ctx, e, "ceiling", msgs)
 	if err != nil {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	creds, err := provisionBenchDevices(ctx, e, dir, msgs)
-	if err != nil {
-		return res, err
-	}
 	// -R: retained messages left by others are not counted; -C: exit
 	// after the run's messages. The messages go to /dev/null.
 	sub := exec.CommandContext(ctx, bin, "-h", uri.Hostname(), "-p", uri.Port(), "-q", "1", "-i", clientID,
@@ -493,17 +489,13 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 	if f.childArgs != "" {
 		args = append(args, strings.Fields(f.childArgs)...)
 	}
-	dir, err := os.MkdirTemp("", "revloop-bench-ingest-")
+	// The devices are registered in the child's state store: its device
+	// check admits only those, and the embedded broker authenticates them.
+	dir, creds, err := benchDevices(ctx, e, "ingest", msgs)
 	if err != nil {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	// The devices are registered in the child's state store: its device
-	// check admits only those, and the embedded broker authenticates them.
-	creds, err := provisionBenchDevices(ctx, e, dir, msgs)
-	if err != nil {
-		return res, err
-	}
 	child, err := startBenchChild(ctx, e, f.bin, dir, args, wantMQTT)
 	if err != nil {
 		return res, err
@@ -849,6 +841,22 @@ func countForeign(brokerURL, clientID string, ourDevice revloop.DeviceID) (*fore
 }
 
 func (fc *foreignCounter) close() { fc.once.Do(func() { fc.c.Disconnect(50) }) }
+
+// benchDevices makes a scratch data directory, named for the
+// configuration, with every device of msgs registered in its state store,
+// and returns it with the devices' secrets.
+func benchDevices(ctx context.Context, e *env, config string, msgs []sim.Message) (dir string, creds map[revloop.DeviceID]string, err error) {
+	dir, err = os.MkdirTemp("", "revloop-bench-"+config+"-")
+	if err != nil {
+		return "", nil, err
+	}
+	creds, err = provisionBenchDevices(ctx, e, dir, msgs)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return dir, creds, nil
+}
 
 // provisionBenchDevices registers every device of msgs in the state store
 // under dir and returns their secrets.

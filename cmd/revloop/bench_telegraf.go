@@ -130,7 +130,7 @@ func runTelegrafBench(ctx context.Context, e *env, f benchIngestFlags, msgs []si
 		return res, err
 	}
 	defer drop()
-	dir, err := os.MkdirTemp("", "revloop-bench-telegraf-")
+	dir, creds, err := benchDevices(ctx, e, "telegraf", msgs)
 	if err != nil {
 		return res, err
 	}
@@ -147,10 +147,6 @@ func runTelegrafBench(ctx context.Context, e *env, f benchIngestFlags, msgs []si
 	if cerr := cf.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return res, err
-	}
-	creds, err := provisionBenchDevices(ctx, e, dir, msgs)
 	if err != nil {
 		return res, err
 	}

@@ -35,18 +35,7 @@ func TestServeLosesNothingOnSIGKILL(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("crash-%02d", i)
 	}
-	var creds map[string]string
-	func() {
-		db, err := store.Open(context.Background(), "", dataDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := db.Migrate(context.Background(), nil); err != nil {
-			t.Fatal(err)
-		}
-		creds = provisionDevices(t, db, "tracker", ids...)
-	}()
+	creds := provisionDataDir(t, dataDir, "tracker", ids...)
 	mqttAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	args := []string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--mqtt-addr", mqttAddr}
 	proc := startChild(t, bin, "serve", args)

@@ -340,21 +340,11 @@ func TestIngestLosesNothing(t *testing.T) {
 		"--ingest-batch-points", "2000", "--ingest-batch-delay", "50ms"}
 	// The devices are registered in the ingest's state store, so that its
 	// device check admits them.
-	func() {
-		db, err := store.Open(context.Background(), "", dataDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := db.Migrate(context.Background(), nil); err != nil {
-			t.Fatal(err)
-		}
-		ids := make([]string, 50)
-		for i := range ids {
-			ids[i] = fmt.Sprintf("%s-%02d", run, i)
-		}
-		provisionDevices(t, db, "tracker", ids...)
-	}()
+	ids := make([]string, 50)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%02d", run, i)
+	}
+	provisionDataDir(t, dataDir, "tracker", ids...)
 	proc := startChild(t, bin, "ingest", args)
 	defer func() { proc.terminate() }()
 	time.Sleep(300 * time.Millisecond) // the subscription follows the connection

@@ -92,6 +92,22 @@ func startServe(t *testing.T, dir string) (a *app, stop func()) {
 	}
 }
 
+// provisionDataDir migrates the state store under dataDir and registers
+// devices of one kind in it, as a revloop process started on dataDir finds
+// them; it returns their secrets.
+func provisionDataDir(t *testing.T, dataDir, kind string, ids ...string) map[string]string {
+	t.Helper()
+	db, err := store.Open(context.Background(), "", dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return provisionDevices(t, db, kind, ids...)
+}
+
 // provisionDevices registers devices of one kind and returns their secrets.
 func provisionDevices(t *testing.T, db *store.DB, kind string, ids ...string) map[string]string {
 	t.Helper()
