@@ -70,7 +70,7 @@ type journal struct {
 	bySub   map[*mqtt.Client]map[uint16]uint64   // subscriber → packet id → seq
 	byID    map[string]map[*mqtt.Client]struct{} // subscriber id → its sessions with deliveries
 	stale   map[*mqtt.Client]bool                // taken-over sessions seen by the last sweep
-	current map[string]uint64                    // publisher id → seq being fanned out
+	current map[string]fanOut                    // publisher id → its publication being fanned out
 	replay  uint64                               // seq being published again through the inline client
 	redo    []uint64                             // seqs to publish again, in order
 	kick    chan struct{}
@@ -84,6 +84,15 @@ type segment struct {
 	path  string
 	f     *os.File
 	size  int64
+}
+
+// fanOut is the publication a connection is offering to subscribers. It
+// is keyed by client id (deliveries name only their origin's id), and
+// holds the connection, so that the end of an old connection taken over
+// does not end the new one's.
+type fanOut struct {
+	seq uint64
+	cl  *mqtt.Client
 }
 
 // jentry is a publication not yet complete.
@@ -119,7 +128,7 @@ var errJournalClosed = errors.New("broker: journal closed")
 func openJournal(dir string, syncWrites bool, log *slog.Logger) (*journal, error) {
 	j := &journal{dir: dir, syncWrites: syncWrites, log: log, segMax: journalSegMax, inlined: mqtt.InlineClientId,
 		pending: map[uint64]*jentry{}, bySub: map[*mqtt.Client]map[uint16]uint64{},
-		byID: map[string]map[*mqtt.Client]struct{}{}, stale: map[*mqtt.Client]bool{}, current: map[string]uint64{},
+		byID: map[string]map[*mqtt.Client]struct{}{}, stale: map[*mqtt.Client]bool{}, current: map[string]fanOut{},
 		kick: make(chan struct{}, 1), bufGen: 1, failed: map[uint64]error{}}
 	j.cond = sync.NewCond(&j.mu)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -578,6 +587,11 @@ func (j *journal) republish() {
 		j.redo = nil
 		j.tmu.Unlock()
 		for _, seq := range seqs {
+			select {
+			case <-j.stop:
+				return
+			default:
+			}
 			j.tmu.Lock()
 			e := j.pending[seq]
 			if e != nil {
@@ -628,26 +642,28 @@ func (j *journal) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	}
 	j.tmu.Lock()
 	prev, had := j.current[cl.ID]
-	j.current[cl.ID] = seq
+	j.current[cl.ID] = fanOut{seq, cl}
 	j.tmu.Unlock()
-	if had {
+	if had && prev.cl == cl {
 		// The previous publication of this client never reached its
 		// subscribers (its PUBACK could not be written): the client
 		// sends it again, so the journal lets it go.
-		j.fannedOut(prev)
+		j.fannedOut(prev.seq)
 	}
 	return pk, nil
 }
 
-// endFanOut ends the fan-out of the publication client id is publishing,
-// if any.
-func (j *journal) endFanOut(id string) {
+// endFanOut ends the fan-out of the publication cl is publishing, if any.
+func (j *journal) endFanOut(cl *mqtt.Client) {
 	j.tmu.Lock()
-	seq, ok := j.current[id]
-	delete(j.current, id)
+	f, ok := j.current[cl.ID]
+	ok = ok && f.cl == cl
+	if ok {
+		delete(j.current, cl.ID)
+	}
 	j.tmu.Unlock()
 	if ok {
-		j.fannedOut(seq)
+		j.fannedOut(f.seq)
 	}
 }
 
@@ -656,7 +672,7 @@ func (j *journal) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	if pk.FixedHeader.Qos == 0 || cl.Net.Inline {
 		return
 	}
-	j.endFanOut(cl.ID)
+	j.endFanOut(cl)
 }
 
 // OnQosPublish counts a delivery of a journalled publication to a
@@ -670,7 +686,7 @@ func (j *journal) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, rese
 	if pk.Origin == j.inlined || pk.Origin == "" {
 		seq = j.replay
 	} else {
-		seq = j.current[pk.Origin]
+		seq = j.current[pk.Origin].seq
 	}
 	e := j.pending[seq]
 	if seq == 0 || e == nil {
@@ -690,7 +706,7 @@ func (j *journal) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
 	switch pk.FixedHeader.Type {
 	case packets.Puback:
 		j.tmu.Lock()
-		_, publishing := j.current[cl.ID]
+		publishing := j.current[cl.ID].cl == cl
 		j.tmu.Unlock()
 		if !publishing {
 			j.acknowledged(cl, pk.PacketID)
@@ -763,7 +779,7 @@ func (j *journal) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 // OnDisconnect forgets the deliveries of a session that ends with its
 // connection, and a fan-out the disconnection cut short.
 func (j *journal) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
-	j.endFanOut(cl.ID)
+	j.endFanOut(cl)
 	if expire && !cl.IsTakenOver() {
 		j.forget(cl)
 	}
