@@ -151,14 +151,14 @@ func openJournal(dir string, syncWrites bool, log *slog.Logger) (*journal, error
 		if err != nil {
 			return nil, fmt.Errorf("broker: journal: %w", err)
 		}
-		n, torn := scanJournal(data, func(e publication) {
+		n, good, torn := scanJournal(data, func(e publication) {
 			entries[e.seq] = e
 			maxSeq = max(maxSeq, e.seq)
 		}, func(seq uint64) { doneSeqs[seq] = true })
 		if torn {
 			log.Warn("journal segment ends in a partial record (cut off by a crash); the records before it are kept", "file", p, "records", n)
 		}
-		j.segs = append(j.segs, &segment{first: first, path: p})
+		j.segs = append(j.segs, &segment{first: first, path: p, size: int64(good)})
 	}
 	for seq, e := range entries {
 		if !doneSeqs[seq] {
@@ -179,21 +179,22 @@ func openJournal(dir string, syncWrites bool, log *slog.Logger) (*journal, error
 }
 
 // scanJournal calls pub and done for the records of data and returns how
-// many it read and whether data ends in a partial or damaged record.
-func scanJournal(data []byte, pub func(publication), done func(uint64)) (n int, torn bool) {
-	for len(data) > 0 {
+// many it read, the length they take, and whether data ends in a partial
+// or damaged record.
+func scanJournal(data []byte, pub func(publication), done func(uint64)) (n, good int, torn bool) {
+	for ; len(data) > 0; n++ {
 		if len(data) < recHeader {
-			return n, true
+			return n, good, true
 		}
 		kind := data[0]
 		size := binary.LittleEndian.Uint32(data[1:5])
 		sum := binary.LittleEndian.Uint32(data[5:9])
 		if uint64(len(data)-recHeader) < uint64(size) {
-			return n, true
+			return n, good, true
 		}
 		body := data[recHeader : recHeader+int(size)]
 		if crc32.Update(crc32.ChecksumIEEE(data[:1]), crc32.IEEETable, body) != sum {
-			return n, true
+			return n, good, true
 		}
 		switch {
 		case kind == recPublish && len(body) >= 12:
@@ -201,19 +202,19 @@ func scanJournal(data []byte, pub func(publication), done func(uint64)) (n int, 
 			qos, retain := body[8], body[9] == 1
 			tl := int(binary.LittleEndian.Uint16(body[10:12]))
 			if len(body) < 12+tl {
-				return n, true
+				return n, good, true
 			}
 			pub(publication{seq: seq, qos: qos, retain: retain, topic: string(body[12 : 12+tl]),
 				payload: bytes.Clone(body[12+tl:])})
 		case kind == recDone && len(body) == 8:
 			done(binary.LittleEndian.Uint64(body))
 		default:
-			return n, true
+			return n, good, true
 		}
-		n++
+		good += recHeader + int(size)
 		data = data[recHeader+int(size):]
 	}
-	return n, false
+	return n, good, false
 }
 
 func appendRecord(b []byte, kind byte, body ...[]byte) []byte {
@@ -243,13 +244,13 @@ func (j *journal) rotate(first uint64) error {
 	n := len(j.segs)
 	if n > 0 && j.segs[n-1].path == p {
 		// A segment a previous run began and wrote no publication to:
-		// carry on in it.
-		st, err := f.Stat()
-		if err != nil {
+		// carry on in it, after its last whole record (a partial one
+		// would hide what follows from the next scan).
+		if err := f.Truncate(j.segs[n-1].size); err != nil {
 			f.Close()
 			return fmt.Errorf("broker: journal: %w", err)
 		}
-		j.segs[n-1].f, j.segs[n-1].size = f, st.Size()
+		j.segs[n-1].f = f
 		return nil
 	}
 	if n > 0 && j.segs[n-1].f != nil {

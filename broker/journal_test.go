@@ -153,27 +153,27 @@ func TestJournalScan(t *testing.T) {
 	j.close()
 	var pubs []uint64
 	var dones []uint64
-	n, torn := scanJournal(buf, func(e publication) {
+	n, good, torn := scanJournal(buf, func(e publication) {
 		pubs = append(pubs, e.seq)
 		if e.topic != "a/b" || string(e.payload) != payload(int(e.seq)) || e.qos != 1 || e.retain != (e.seq%2 == 1) {
 			t.Errorf("record %d read back as %+v", e.seq, e)
 		}
 	}, func(seq uint64) { dones = append(dones, seq) })
-	if n != 4 || torn || fmt.Sprint(pubs) != "[1 2 3]" || fmt.Sprint(dones) != "[2]" {
-		t.Fatalf("scan: %d records, torn %v, publications %v, completions %v", n, torn, pubs, dones)
+	if n != 4 || good != len(buf) || torn || fmt.Sprint(pubs) != "[1 2 3]" || fmt.Sprint(dones) != "[2]" {
+		t.Fatalf("scan: %d records in %d of %d bytes, torn %v, publications %v, completions %v", n, good, len(buf), torn, pubs, dones)
 	}
 	// Cut anywhere inside the last record: the three before it stay.
 	last := len(buf) - (recHeader + 8)
 	for cut := last + 1; cut < len(buf); cut++ {
-		n, torn := scanJournal(buf[:cut], func(publication) {}, func(uint64) {})
-		if n != 3 || !torn {
-			t.Fatalf("cut at %d: %d records, torn %v", cut, n, torn)
+		n, good, torn := scanJournal(buf[:cut], func(publication) {}, func(uint64) {})
+		if n != 3 || good != last || !torn {
+			t.Fatalf("cut at %d: %d records in %d bytes (want 3 in %d), torn %v", cut, n, good, last, torn)
 		}
 	}
 	// A damaged byte stops the scan there.
 	bad := append([]byte(nil), buf...)
 	bad[recHeader+2] ^= 0xff
-	if n, torn := scanJournal(bad, func(publication) {}, func(uint64) {}); n != 0 || !torn {
+	if n, _, torn := scanJournal(bad, func(publication) {}, func(uint64) {}); n != 0 || !torn {
 		t.Fatalf("damaged first record: %d records, torn %v", n, torn)
 	}
 
@@ -295,5 +295,36 @@ func TestJournalRecoversFromAFailedWrite(t *testing.T) {
 	defer j.close()
 	if fmt.Sprint(j.redo) != fmt.Sprint([]uint64{first, third}) {
 		t.Fatalf("read back %v, want [%d %d] (the refused one is not kept)", j.redo, first, third)
+	}
+}
+
+// TestJournalCutsAPartialTailBeforeWriting: a run that carries on in the
+// segment a crashed run began drops the partial record the crash left, or
+// what it writes after it could not be read back.
+func TestJournalCutsAPartialTailBeforeWriting(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	seg := appendRecord(nil, recDone, []byte{9, 0, 0, 0, 0, 0, 0, 0})
+	seg = append(seg, recPublish, 40, 0) // a record cut off after 3 bytes
+	if err := os.WriteFile(filepath.Join(dir, "journal-0000000000000001.log"), seg, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	j, err := openJournal(dir, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := j.appendPublish(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
+		TopicName: "revloop/v1/dev-1/gps", Payload: []byte(payload(1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.close()
+	j, err = openJournal(dir, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	if fmt.Sprint(j.redo) != fmt.Sprint([]uint64{seq}) {
+		t.Fatalf("read back %v, want [%d]", j.redo, seq)
 	}
 }
