@@ -217,6 +217,15 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 	return b, nil
 }
 
+// JournalStats reports the state of the journal; ok is false without one
+// (Options.Journal).
+func (b *Broker) JournalStats() (st JournalStats, ok bool) {
+	if b.journal == nil {
+		return JournalStats{}, false
+	}
+	return b.journal.stats(), true
+}
+
 // Addr returns the address of the plain TCP listener.
 func (b *Broker) Addr() string { return b.tcp.Addr().String() }
 

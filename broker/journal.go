@@ -60,6 +60,7 @@ type journal struct {
 	wrote    uint64           // writes finished
 	failed   map[uint64]error // writes that failed, by generation
 	broken   bool             // the last write failed: the next starts a segment
+	errors   uint64           // failed writes
 	segs     []*segment       // oldest first; the last is written to
 	nextSeq  uint64
 	closed   bool
@@ -332,6 +333,7 @@ func (j *journal) commit(gen uint64) error {
 		j.wrote = g
 		if err != nil {
 			j.broken = true
+			j.errors++
 			for old := range j.failed {
 				if old+1024 < g { // their waiters have long read them
 					delete(j.failed, old)
@@ -613,6 +615,27 @@ func (j *journal) republish() {
 	}
 }
 
+// JournalStats is the state of the embedded broker's journal.
+type JournalStats struct {
+	Pending     int    // publications some subscriber has not acknowledged yet
+	Segments    int    // segment files
+	Bytes       int64  // what the segments hold
+	WriteErrors uint64 // failed writes since the broker started
+}
+
+func (j *journal) stats() JournalStats {
+	j.mu.Lock()
+	st := JournalStats{Segments: len(j.segs), WriteErrors: j.errors}
+	for _, s := range j.segs {
+		st.Bytes += s.size
+	}
+	j.tmu.Lock()
+	st.Pending = len(j.pending)
+	j.tmu.Unlock()
+	j.mu.Unlock()
+	return st
+}
+
 // ID identifies the hook.
 func (j *journal) ID() string { return "revloop-journal" }
 
@@ -638,8 +661,7 @@ func (j *journal) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 		j.tmu.Lock()
 		delete(j.pending, seq)
 		j.tmu.Unlock()
-		j.log.Error("journal: publication refused", "client", cl.ID, "topic", pk.TopicName, "error", err)
-		return pk, packets.ErrRejectPacket
+		return pk, packets.ErrRejectPacket // commit logged the failed write
 	}
 	j.tmu.Lock()
 	prev, had := j.current[cl.ID]

@@ -103,6 +103,9 @@ func TestJournalRedeliversAfterRestart(t *testing.T) {
 		t.Fatalf("before the restart the subscriber got %d of 300", len(got))
 	}
 	time.Sleep(2 * flushEvery) // the acknowledgements reach the broker
+	if st, _ := b.JournalStats(); st.Pending != 200 || st.Segments != 1 || st.Bytes == 0 {
+		t.Errorf("journal before the restart: %+v, want 200 pending in one segment", st)
+	}
 	pub.Disconnect(50)
 	sub.c.Disconnect(50)
 	stop()
@@ -221,6 +224,9 @@ func TestJournalDropsCompleteSegments(t *testing.T) {
 		t.Fatalf("the subscriber got %d of 500", len(got))
 	}
 	time.Sleep(3 * flushEvery)
+	if st, _ := b.JournalStats(); st.Pending != 0 || st.WriteErrors != 0 {
+		t.Errorf("journal after every publication was acknowledged: %+v", st)
+	}
 	segs, _ := filepath.Glob(filepath.Join(dir, "journal", "journal-*.log"))
 	if len(segs) == 0 || len(segs) > 2 {
 		t.Fatalf("segments: %v, want the last one or two of the %d KiB written", segs, 500*40/1024)

@@ -260,6 +260,9 @@ func newApp(ctx context.Context, log *slog.Logger, cfg appConfig, r role) (a *ap
 		}
 		a.broker = b
 		mqttURL = b.URL()
+		if _, ok := b.JournalStats(); ok {
+			registerJournalMetrics(a.Registry, b)
+		}
 	}
 
 	src, err := ingest.NewMQTTSource(log.With("component", "ingest-mqtt"), ingest.MQTTConfig{
@@ -447,4 +450,28 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// registerJournalMetrics exports the state of the embedded broker's
+// journal: messages it holds for a subscriber that has not acknowledged
+// them (ingest falling behind or away), its files, and failed writes
+// (publications refused).
+func registerJournalMetrics(reg prometheus.Registerer, b *broker.Broker) {
+	stat := func(f func(broker.JournalStats) float64) func() float64 {
+		return func() float64 { st, _ := b.JournalStats(); return f(st) }
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "revloop_broker_journal_pending_messages",
+			Help: "Messages the embedded broker acknowledged and keeps in its journal until every subscriber has acknowledged them."},
+			stat(func(st broker.JournalStats) float64 { return float64(st.Pending) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "revloop_broker_journal_segments",
+			Help: "Segment files of the embedded broker's journal."},
+			stat(func(st broker.JournalStats) float64 { return float64(st.Segments) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "revloop_broker_journal_bytes",
+			Help: "Bytes in the segment files of the embedded broker's journal."},
+			stat(func(st broker.JournalStats) float64 { return float64(st.Bytes) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "revloop_broker_journal_write_errors_total",
+			Help: "Failed writes of the embedded broker's journal; the publications they held were refused and are sent again by their clients."},
+			stat(func(st broker.JournalStats) float64 { return float64(st.WriteErrors) })),
+	)
 }
