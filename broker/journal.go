@@ -25,8 +25,11 @@ import (
 // publications still unacknowledged are published again, to the sessions
 // the session store kept.
 //
-// Appends are group-committed: whoever finds no write in progress writes
-// everything queued so far in one system call, and the others wait for it.
+// Appends are copied into the segment file mapped in memory, which puts
+// them in the page cache without a system call. With SyncWrites, or where
+// files cannot be mapped, they are group-committed instead: whoever finds
+// no write in progress writes everything queued so far in one system call
+// (and fsync), and the others wait for it.
 // Completions are queued as small records that go out with the next write
 // (or within flushEvery); one lost in a crash only means a publication is
 // delivered twice, which MQTT's at-least-once allows.
@@ -84,7 +87,27 @@ type segment struct {
 	first uint64 // seq of its first publication
 	path  string
 	f     *os.File
-	size  int64
+	m     []byte // the file mapped, when records are copied there instead of written
+	size  int64  // bytes of whole records
+	kept  int64  // m[:kept] is out of the process's memory (dropPages)
+}
+
+// release unmaps and closes a segment written to, cutting the file to the
+// records it holds.
+func (s *segment) release() error {
+	var err error
+	if s.m != nil {
+		err = unmapFile(s.m)
+		s.m = nil
+		if e := s.f.Truncate(s.size); err == nil {
+			err = e
+		}
+	}
+	if e := s.f.Close(); err == nil {
+		err = e
+	}
+	s.f = nil
+	return err
 }
 
 // fanOut is the publication a connection is offering to subscribers. It
@@ -169,7 +192,7 @@ func openJournal(dir string, syncWrites bool, log *slog.Logger) (*journal, error
 	}
 	slices.Sort(j.redo)
 	j.nextSeq = maxSeq + 1
-	if err := j.rotate(j.nextSeq); err != nil {
+	if err := j.rotate(j.nextSeq, 0); err != nil {
 		return nil, err
 	}
 	j.dropCompleteSegments()
@@ -184,6 +207,9 @@ func openJournal(dir string, syncWrites bool, log *slog.Logger) (*journal, error
 // or damaged record.
 func scanJournal(data []byte, pub func(publication), done func(uint64)) (n, good int, torn bool) {
 	for ; len(data) > 0; n++ {
+		if data[0] == 0 {
+			return n, good, false // the unused, zeroed end of a mapped segment
+		}
 		if len(data) < recHeader {
 			return n, good, true
 		}
@@ -234,31 +260,48 @@ func appendRecord(b []byte, kind byte, body ...[]byte) []byte {
 	return b
 }
 
-// rotate starts a segment whose first publication is first. Called with
-// mu held or before the journal is shared.
-func (j *journal) rotate(first uint64) error {
+// rotate starts a segment whose first publication is first, with room for
+// need bytes. Called with mu held or before the journal is shared.
+func (j *journal) rotate(first uint64, need int) error {
 	p := filepath.Join(j.dir, fmt.Sprintf("journal-%016x.log", first))
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o640)
 	if err != nil {
 		return fmt.Errorf("broker: journal: %w", err)
 	}
-	n := len(j.segs)
-	if n > 0 && j.segs[n-1].path == p {
+	var seg *segment
+	if n := len(j.segs); n > 0 && j.segs[n-1].path == p {
 		// A segment a previous run began and wrote no publication to:
 		// carry on in it, after its last whole record (a partial one
 		// would hide what follows from the next scan).
-		if err := f.Truncate(j.segs[n-1].size); err != nil {
-			f.Close()
-			return fmt.Errorf("broker: journal: %w", err)
+		seg = j.segs[n-1]
+	} else {
+		seg = &segment{first: first, path: p}
+	}
+	if err := f.Truncate(seg.size); err != nil {
+		f.Close()
+		return fmt.Errorf("broker: journal: %w", err)
+	}
+	if n := len(j.segs); n > 0 && j.segs[n-1] != seg {
+		if prev := j.segs[n-1]; prev.f != nil {
+			if err := prev.release(); err != nil {
+				j.log.Warn("journal: closing a segment", "file", prev.path, "error", err)
+			}
 		}
-		j.segs[n-1].f = f
-		return nil
 	}
-	if n > 0 && j.segs[n-1].f != nil {
-		j.segs[n-1].f.Close()
-		j.segs[n-1].f = nil
+	if n := len(j.segs); n == 0 || j.segs[n-1] != seg {
+		j.segs = append(j.segs, seg)
 	}
-	j.segs = append(j.segs, &segment{first: first, path: p, f: f})
+	seg.f = f
+	if !j.syncWrites {
+		size := max(j.segMax, seg.size+int64(need))
+		if err := f.Truncate(size); err == nil {
+			if m, err := mapFile(f, int(size)); err == nil {
+				seg.m = m
+			} else {
+				f.Truncate(seg.size)
+			}
+		}
+	}
 	return nil
 }
 
@@ -310,23 +353,31 @@ func (j *journal) commit(gen uint64) error {
 		j.buf, j.bufFirst, j.bufGen = j.spare[:0], 0, j.bufGen+1
 		var err error
 		seg := j.segs[len(j.segs)-1]
-		if j.broken || seg.size >= j.segMax {
+		full := seg.size >= j.segMax || seg.m != nil && seg.size+int64(len(buf)) > int64(len(seg.m))
+		if j.broken || full {
 			if first == 0 {
 				first = j.nextSeq
 			}
-			if err = j.rotate(first); err == nil {
+			if err = j.rotate(first, len(buf)); err == nil {
 				j.broken = false
 				seg = j.segs[len(j.segs)-1]
 			}
 		}
-		if err == nil {
+		switch {
+		case err != nil:
+		case seg.m != nil:
+			copy(seg.m[seg.size:], buf)
+			seg.size += int64(len(buf))
+		default:
 			j.mu.Unlock()
-			_, err = seg.f.Write(buf)
+			_, err = seg.f.WriteAt(buf, seg.size)
 			if err == nil && j.syncWrites {
 				err = seg.f.Sync()
 			}
 			j.mu.Lock()
-			seg.size += int64(len(buf))
+			if err == nil {
+				seg.size += int64(len(buf))
+			}
 		}
 		j.spare = buf[:0]
 		j.writing = false
@@ -394,6 +445,24 @@ func (j *journal) dropCompleteSegments() {
 		keep = append(keep, s)
 	}
 	j.segs = keep
+}
+
+// dropWrittenPages takes the whole pages written to the mapped segment
+// out of the process's memory, so that the journal does not grow its RSS.
+func (j *journal) dropWrittenPages() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	seg := j.segs[len(j.segs)-1]
+	if seg.m == nil {
+		return
+	}
+	page := int64(os.Getpagesize())
+	if upto := seg.size / page * page; upto > seg.kept {
+		if err := dropPages(seg.m[seg.kept:upto]); err != nil {
+			j.log.Warn("journal: dropping written pages", "error", err)
+		}
+		seg.kept = upto
+	}
 }
 
 // finish ends the tracking of seq when it is fanned out and acknowledged.
@@ -553,6 +622,7 @@ func (j *journal) start(srv *mqtt.Server) {
 				}
 				j.sweep()
 				j.dropCompleteSegments()
+				j.dropWrittenPages()
 			}
 		}
 	}()
@@ -833,8 +903,9 @@ func (j *journal) close() {
 	j.closed = true
 	for _, s := range j.segs {
 		if s.f != nil {
-			s.f.Close()
-			s.f = nil
+			if err := s.release(); err != nil {
+				j.log.Error("journal: closing a segment", "file", s.path, "error", err)
+			}
 		}
 	}
 	j.mu.Unlock()

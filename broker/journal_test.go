@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -251,12 +252,19 @@ func TestJournalReopensAnEmptySegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if runtime.GOOS == "linux" && j.segs[len(j.segs)-1].m == nil {
+		t.Error("the segment is written, not mapped")
+	}
 	seq, err := j.appendPublish(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
 		TopicName: "revloop/v1/dev-1/gps", Payload: []byte(payload(1))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	j.close()
+	// Closed, the mapped segment is cut to what it holds.
+	if st, err := os.Stat(j.segs[len(j.segs)-1].path); err != nil || st.Size() != j.segs[len(j.segs)-1].size {
+		t.Errorf("closed segment: %v, %v; want %d bytes", st.Size(), err, j.segs[len(j.segs)-1].size)
+	}
 	j, err = openJournal(dir, false, log)
 	if err != nil {
 		t.Fatal(err)
@@ -269,11 +277,12 @@ func TestJournalReopensAnEmptySegment(t *testing.T) {
 
 // TestJournalRecoversFromAFailedWrite: a write that fails refuses what it
 // held, and the next one goes to a new segment, so that what follows a
-// partial record is still read back.
+// partial record is still read back. Segments are written (not mapped)
+// with SyncWrites.
 func TestJournalRecoversFromAFailedWrite(t *testing.T) {
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
-	j, err := openJournal(dir, false, log)
+	j, err := openJournal(dir, true, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +303,7 @@ func TestJournalRecoversFromAFailedWrite(t *testing.T) {
 		t.Fatalf("the write after a failed one: %v", err)
 	}
 	j.close()
-	j, err = openJournal(dir, false, log)
+	j, err = openJournal(dir, true, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,5 +341,42 @@ func TestJournalCutsAPartialTailBeforeWriting(t *testing.T) {
 	defer j.close()
 	if fmt.Sprint(j.redo) != fmt.Sprint([]uint64{seq}) {
 		t.Fatalf("read back %v, want [%d]", j.redo, seq)
+	}
+}
+
+// TestJournalDroppedPagesStayInTheFile: the pages taken out of the
+// process's memory still hold what was copied there, as a reader of the
+// file (a restart after a crash) sees it.
+func TestJournalDroppedPagesStayInTheFile(t *testing.T) {
+	dir := t.TempDir()
+	j, err := openJournal(dir, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	const n = 500 // about 30 KiB: several pages
+	for i := range n {
+		if _, err := j.appendPublish(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
+			TopicName: "revloop/v1/dev-1/gps", Payload: []byte(payload(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.dropWrittenPages()
+	seg := j.segs[len(j.segs)-1]
+	if runtime.GOOS == "linux" && seg.kept == 0 {
+		t.Fatalf("no page dropped after %d bytes", seg.size)
+	}
+	data, err := os.ReadFile(seg.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if _, _, torn := scanJournal(data, func(p publication) { got = append(got, string(p.payload)) }, func(uint64) {}); torn || len(got) != n {
+		t.Fatalf("the file holds %d of %d publications (torn %v)", len(got), n, torn)
+	}
+	for i, p := range got {
+		if p != payload(i) {
+			t.Fatalf("publication %d reads %s", i, p)
+		}
 	}
 }
