@@ -281,14 +281,12 @@ func (j *journal) rotate(first uint64, need int) error {
 		f.Close()
 		return fmt.Errorf("broker: journal: %w", err)
 	}
-	if n := len(j.segs); n > 0 && j.segs[n-1] != seg {
-		if prev := j.segs[n-1]; prev.f != nil {
-			if err := prev.release(); err != nil {
-				j.log.Warn("journal: closing a segment", "file", prev.path, "error", err)
+	if n := len(j.segs); n == 0 || j.segs[n-1] != seg {
+		if n > 0 && j.segs[n-1].f != nil {
+			if err := j.segs[n-1].release(); err != nil {
+				j.log.Warn("journal: closing a segment", "file", j.segs[n-1].path, "error", err)
 			}
 		}
-	}
-	if n := len(j.segs); n == 0 || j.segs[n-1] != seg {
 		j.segs = append(j.segs, seg)
 	}
 	seg.f = f
