@@ -557,70 +557,85 @@ func runIngestBench(ctx context.Context, e *env, f benchIngestFlags, cfg string,
 		return res, err
 	}
 	defer pubs.close(msgs)
-	sent := make([]time.Time, len(msgs))
-	var ackTimes []time.Time // time at which the acked counter first reached k (index k-1)
 	acked0, _, err := child.counters(hc)
 	if err != nil {
 		return res, err
 	}
+	// The run's messages stored: the acknowledged count since the start,
+	// less what other publishers sent meanwhile.
+	stored := func() (int64, error) {
+		acked, rejected, err := child.counters(hc)
+		if err != nil {
+			return 0, err
+		}
+		res.rejected = rejected
+		acked -= acked0
+		if foreign != nil {
+			acked -= foreign.n.Load()
+		}
+		return acked, nil
+	}
+	err = measureRun(ctx, f, pubs, msgs, child, stored, &res)
+	return res, err
+}
+
+// measureRun publishes msgs and samples stored, the count of the run's
+// messages stored so far, every scrapeEvery (every scrapeFine once the end
+// is near) until it reaches len(msgs). It fills res with the elapsed time,
+// the publishing rate, latencies and the child's peak RSS and CPU time. A
+// message counts as stored at the first sample that covers it.
+func measureRun(ctx context.Context, f benchIngestFlags, pubs *benchPublishers, msgs []sim.Message, child *benchChild,
+	stored func() (int64, error), res *ingestBenchResult) error {
+	n := int64(len(msgs))
+	sent := make([]time.Time, len(msgs))
+	var storedAt []time.Time // when the count first reached k (index k-1)
 	cpu0, self0 := child.cpuTime(), pidCPU(os.Getpid())
 	start := time.Now()
 	pubDone := pubs.run(f, msgs, start, sent)
 	var pubElapsed time.Duration
-	var rejected int64
 	tick := time.NewTicker(scrapeEvery)
 	defer tick.Stop()
-	lastProgress := time.Now()
-	lastAcked := int64(0)
-	prevN := int64(0) // the previous sample of the run's acknowledged count
+	lastProgress, last := time.Now(), int64(0)
 	for {
 		select {
 		case <-ctx.Done():
-			return res, ctx.Err()
+			return ctx.Err()
 		case err := <-pubDone:
 			if err != nil {
-				return res, fmt.Errorf("publish: %w", err)
+				return fmt.Errorf("publish: %w", err)
 			}
-			pubElapsed = time.Since(start)
-			pubDone = nil
+			pubElapsed, pubDone = time.Since(start), nil
 		case now := <-tick.C:
-			acked, rej, err := child.counters(hc)
+			c, err := stored()
 			if err != nil {
 				continue
 			}
-			rejected = rej
-			for int64(len(ackTimes)) < acked && len(ackTimes) < len(msgs) {
-				ackTimes = append(ackTimes, now)
+			for int64(len(storedAt)) < c && int64(len(storedAt)) < n {
+				storedAt = append(storedAt, now)
 			}
-			if acked > lastAcked {
-				lastAcked, lastProgress = acked, now
-			}
-			if now.Sub(lastProgress) > 60*time.Second {
-				return res, fmt.Errorf("stalled at %d of %d acknowledged", acked, len(msgs))
-			}
-			acked -= acked0
-			if foreign != nil {
-				acked -= foreign.n.Load()
-			}
-			if acked < int64(len(msgs)) {
-				if acked+(acked-prevN) >= int64(len(msgs)) {
+			if c < n {
+				if c+(c-last) >= n {
 					// The end is likely within the next interval: sample
 					// finely, so that it is known to a few milliseconds.
 					tick.Reset(scrapeFine)
 				}
-				prevN = acked
 			} else {
-				res.elapsed = ackTimes[len(msgs)-1].Sub(start)
+				res.elapsed = storedAt[n-1].Sub(start)
 				if pubElapsed == 0 {
 					pubElapsed = res.elapsed
 				}
-				res.publishPer = float64(len(msgs)) / pubElapsed.Seconds()
-				res.rejected = rejected
+				res.publishPer = float64(n) / pubElapsed.Seconds()
 				res.rssKB = child.peakRSS()
 				res.cpu = child.cpuTime() - cpu0
 				res.selfCPU = pidCPU(os.Getpid()) - self0
-				res.p50, res.p99 = fifoLatency(start, sent, ackTimes)
-				return res, nil
+				res.p50, res.p99 = fifoLatency(start, sent, storedAt)
+				return nil
+			}
+			if c > last {
+				last, lastProgress = c, now
+			}
+			if now.Sub(lastProgress) > 60*time.Second {
+				return fmt.Errorf("stalled at %d of %d stored", c, n)
 			}
 		}
 	}

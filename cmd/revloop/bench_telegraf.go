@@ -192,48 +192,8 @@ func runTelegrafBench(ctx context.Context, e *env, f benchIngestFlags, msgs []si
 		return res, err
 	}
 	defer pubs.close(msgs)
-	sent := make([]time.Time, len(msgs))
-	var storedAt []time.Time
-	cpu0, self0 := child.cpuTime(), pidCPU(os.Getpid())
-	start := time.Now()
-	pubDone := pubs.run(f, msgs, start, sent)
-	var pubElapsed time.Duration
-	tick := time.NewTicker(scrapeEvery)
-	defer tick.Stop()
-	lastProgress, last := time.Now(), int64(0)
-	for {
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case err := <-pubDone:
-			if err != nil {
-				return res, fmt.Errorf("publish: %w", err)
-			}
-			pubElapsed, pubDone = time.Since(start), nil
-		case now := <-tick.C:
-			n := written.Load()
-			for int64(len(storedAt)) < n && len(storedAt) < len(msgs) {
-				storedAt = append(storedAt, now)
-			}
-			if n > last {
-				last, lastProgress = n, now
-			}
-			if now.Sub(lastProgress) > 60*time.Second {
-				return res, fmt.Errorf("stalled at %d of %d written", n, len(msgs))
-			}
-			if n >= int64(len(msgs)) {
-				// Telegraf reports every 100 ms: its end is known to that.
-				res.elapsed = storedAt[len(msgs)-1].Sub(start)
-				if pubElapsed == 0 {
-					pubElapsed = res.elapsed
-				}
-				res.publishPer = float64(len(msgs)) / pubElapsed.Seconds()
-				res.rssKB = child.peakRSS()
-				res.cpu = child.cpuTime() - cpu0
-				res.selfCPU = pidCPU(os.Getpid()) - self0
-				res.p50, res.p99 = fifoLatency(start, sent, storedAt)
-				return res, nil
-			}
-		}
-	}
+	// Telegraf reports its count every 100 ms: its end is known to that.
+	stored := func() (int64, error) { return written.Load(), nil }
+	err = measureRun(ctx, f, pubs, msgs, child, stored, &res)
+	return res, err
 }
