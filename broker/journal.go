@@ -50,7 +50,6 @@ type journal struct {
 	log        *slog.Logger
 	srv        *mqtt.Server
 	segMax     int64
-	inlined    string // the inline client's id: its publications are not journalled
 
 	// file side
 	mu       sync.Mutex
@@ -150,7 +149,7 @@ var errJournalClosed = errors.New("broker: journal closed")
 // openJournal reads the segments in dir, keeps those holding incomplete
 // publications for the replay, and starts a new segment.
 func openJournal(dir string, syncWrites bool, log *slog.Logger) (*journal, error) {
-	j := &journal{dir: dir, syncWrites: syncWrites, log: log, segMax: journalSegMax, inlined: mqtt.InlineClientId,
+	j := &journal{dir: dir, syncWrites: syncWrites, log: log, segMax: journalSegMax,
 		pending: map[uint64]*jentry{}, bySub: map[*mqtt.Client]map[uint16]uint64{},
 		byID: map[string]map[*mqtt.Client]struct{}{}, stale: map[*mqtt.Client]bool{}, current: map[string]fanOut{},
 		kick: make(chan struct{}, 1), bufGen: 1, failed: map[uint64]error{}}
@@ -303,7 +302,8 @@ func (j *journal) rotate(first uint64, need int) error {
 	return nil
 }
 
-// appendPublish journals pk and returns its seq once the record is written.
+// appendPublish journals pk and returns its seq once the record is written;
+// a publication whose write failed is not kept.
 func (j *journal) appendPublish(pk packets.Packet) (uint64, error) {
 	var head [12]byte
 	j.mu.Lock()
@@ -332,6 +332,11 @@ func (j *journal) appendPublish(pk packets.Packet) (uint64, error) {
 	j.tmu.Unlock()
 	err := j.commit(gen)
 	j.mu.Unlock()
+	if err != nil {
+		j.tmu.Lock()
+		delete(j.pending, seq)
+		j.tmu.Unlock()
+	}
 	return seq, err
 }
 
@@ -726,9 +731,6 @@ func (j *journal) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	}
 	seq, err := j.appendPublish(pk)
 	if err != nil {
-		j.tmu.Lock()
-		delete(j.pending, seq)
-		j.tmu.Unlock()
 		return pk, packets.ErrRejectPacket // commit logged the failed write
 	}
 	j.tmu.Lock()
@@ -774,8 +776,8 @@ func (j *journal) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, rese
 	}
 	j.tmu.Lock()
 	var seq uint64
-	if pk.Origin == j.inlined || pk.Origin == "" {
-		seq = j.replay
+	if pk.Origin == mqtt.InlineClientId {
+		seq = j.replay // published again by republish
 	} else {
 		seq = j.current[pk.Origin].seq
 	}

@@ -80,6 +80,33 @@ func (s *subscriber) wait(n int, d time.Duration) map[string]int {
 
 func payload(i int) string { return fmt.Sprintf(`{"ts":%d}`, i) }
 
+// openTestJournal opens the journal in dir, closed when the test ends
+// (closing twice is harmless).
+func openTestJournal(t *testing.T, dir string, syncWrites bool) *journal {
+	t.Helper()
+	j, err := openJournal(dir, syncWrites, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(j.close)
+	return j
+}
+
+// gpsPacket is the i-th QoS 1 publication of the journal tests.
+func gpsPacket(i int) packets.Packet {
+	return packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
+		TopicName: "revloop/v1/dev-1/gps", Payload: []byte(payload(i))}
+}
+
+// wantRedo fails unless the journal in dir, reopened, would publish seqs
+// again.
+func wantRedo(t *testing.T, dir string, syncWrites bool, seqs ...uint64) {
+	t.Helper()
+	if got := openTestJournal(t, dir, syncWrites).redo; fmt.Sprint(got) != fmt.Sprint(seqs) {
+		t.Fatalf("reopened, the journal holds %v, want %v", got, seqs)
+	}
+}
+
 // TestJournalRedeliversAfterRestart: a subscriber acknowledges a third of
 // 300 publications before the broker stops; the broker does not keep
 // in-flight messages in its session store, so the other 200 come back only
@@ -145,16 +172,11 @@ func TestJournalRedeliversAfterRestart(t *testing.T) {
 // completions, and a tail cut off by a crash at any byte.
 func TestJournalScan(t *testing.T) {
 	dir := t.TempDir()
-	j, err := openJournal(dir, false, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var buf []byte
 	for i := 1; i <= 3; i++ {
 		buf = appendRecord(buf, recPublish, []byte{byte(i), 0, 0, 0, 0, 0, 0, 0, 1, byte(i % 2), 3, 0}, []byte("a/b"), []byte(payload(i)))
 	}
 	buf = appendRecord(buf, recDone, []byte{2, 0, 0, 0, 0, 0, 0, 0})
-	j.close()
 	var pubs []uint64
 	var dones []uint64
 	n, good, torn := scanJournal(buf, func(e publication) {
@@ -185,16 +207,10 @@ func TestJournalScan(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "journal-0000000000000001.log"), buf[:len(buf)-3], 0o640); err != nil {
 		t.Fatal(err)
 	}
-	j, err = openJournal(dir, false, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.close()
-	replay := j.redo
 	// The completion of 2 was cut off: 2 comes again, as MQTT's
 	// at-least-once allows.
-	if fmt.Sprint(replay) != "[1 2 3]" || j.nextSeq != 4 {
-		t.Fatalf("replay %v, next seq %d; want [1 2 3] and 4", replay, j.nextSeq)
+	if j := openTestJournal(t, dir, false); fmt.Sprint(j.redo) != "[1 2 3]" || j.nextSeq != 4 {
+		t.Fatalf("replay %v, next seq %d; want [1 2 3] and 4", j.redo, j.nextSeq)
 	}
 }
 
@@ -242,21 +258,12 @@ func TestJournalDropsCompleteSegments(t *testing.T) {
 // writes on in it rather than deleting it as complete.
 func TestJournalReopensAnEmptySegment(t *testing.T) {
 	dir := t.TempDir()
-	log := slog.New(slog.DiscardHandler)
-	j, err := openJournal(dir, false, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.close()
-	j, err = openJournal(dir, false, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	openTestJournal(t, dir, false).close()
+	j := openTestJournal(t, dir, false)
 	if runtime.GOOS == "linux" && j.segs[len(j.segs)-1].m == nil {
 		t.Error("the segment is written, not mapped")
 	}
-	seq, err := j.appendPublish(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
-		TopicName: "revloop/v1/dev-1/gps", Payload: []byte(payload(1))})
+	seq, err := j.appendPublish(gpsPacket(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,14 +272,7 @@ func TestJournalReopensAnEmptySegment(t *testing.T) {
 	if st, err := os.Stat(j.segs[len(j.segs)-1].path); err != nil || st.Size() != j.segs[len(j.segs)-1].size {
 		t.Errorf("closed segment: %v, %v; want %d bytes", st.Size(), err, j.segs[len(j.segs)-1].size)
 	}
-	j, err = openJournal(dir, false, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.close()
-	if fmt.Sprint(j.redo) != fmt.Sprint([]uint64{seq}) {
-		t.Fatalf("after the third open the journal holds %v, want [%d]", j.redo, seq)
-	}
+	wantRedo(t, dir, false, seq)
 }
 
 // TestJournalRecoversFromAFailedWrite: a write that fails refuses what it
@@ -281,36 +281,21 @@ func TestJournalReopensAnEmptySegment(t *testing.T) {
 // with SyncWrites.
 func TestJournalRecoversFromAFailedWrite(t *testing.T) {
 	dir := t.TempDir()
-	log := slog.New(slog.DiscardHandler)
-	j, err := openJournal(dir, true, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := func(i int) (uint64, error) {
-		return j.appendPublish(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
-			TopicName: "revloop/v1/dev-1/gps", Payload: []byte(payload(i))})
-	}
-	first, err := pub(1)
+	j := openTestJournal(t, dir, true)
+	first, err := j.appendPublish(gpsPacket(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	j.segs[len(j.segs)-1].f.Close() // the next write fails
-	if _, err := pub(2); err == nil {
+	if _, err := j.appendPublish(gpsPacket(2)); err == nil {
 		t.Fatal("a write to a closed file reported success")
 	}
-	third, err := pub(3)
+	third, err := j.appendPublish(gpsPacket(3))
 	if err != nil {
 		t.Fatalf("the write after a failed one: %v", err)
 	}
 	j.close()
-	j, err = openJournal(dir, true, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.close()
-	if fmt.Sprint(j.redo) != fmt.Sprint([]uint64{first, third}) {
-		t.Fatalf("read back %v, want [%d %d] (the refused one is not kept)", j.redo, first, third)
-	}
+	wantRedo(t, dir, true, first, third) // the refused one is not kept
 }
 
 // TestJournalCutsAPartialTailBeforeWriting: a run that carries on in the
@@ -318,46 +303,28 @@ func TestJournalRecoversFromAFailedWrite(t *testing.T) {
 // what it writes after it could not be read back.
 func TestJournalCutsAPartialTailBeforeWriting(t *testing.T) {
 	dir := t.TempDir()
-	log := slog.New(slog.DiscardHandler)
 	seg := appendRecord(nil, recDone, []byte{9, 0, 0, 0, 0, 0, 0, 0})
 	seg = append(seg, recPublish, 40, 0) // a record cut off after 3 bytes
 	if err := os.WriteFile(filepath.Join(dir, "journal-0000000000000001.log"), seg, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	j, err := openJournal(dir, false, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seq, err := j.appendPublish(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
-		TopicName: "revloop/v1/dev-1/gps", Payload: []byte(payload(1))})
+	j := openTestJournal(t, dir, false)
+	seq, err := j.appendPublish(gpsPacket(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	j.close()
-	j, err = openJournal(dir, false, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.close()
-	if fmt.Sprint(j.redo) != fmt.Sprint([]uint64{seq}) {
-		t.Fatalf("read back %v, want [%d]", j.redo, seq)
-	}
+	wantRedo(t, dir, false, seq)
 }
 
 // TestJournalDroppedPagesStayInTheFile: the pages taken out of the
 // process's memory still hold what was copied there, as a reader of the
 // file (a restart after a crash) sees it.
 func TestJournalDroppedPagesStayInTheFile(t *testing.T) {
-	dir := t.TempDir()
-	j, err := openJournal(dir, false, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.close()
+	j := openTestJournal(t, t.TempDir(), false)
 	const n = 500 // about 30 KiB: several pages
 	for i := range n {
-		if _, err := j.appendPublish(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
-			TopicName: "revloop/v1/dev-1/gps", Payload: []byte(payload(i))}); err != nil {
+		if _, err := j.appendPublish(gpsPacket(i)); err != nil {
 			t.Fatal(err)
 		}
 	}

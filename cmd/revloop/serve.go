@@ -457,21 +457,21 @@ func startCPUProfile(path string) (func(), error) {
 // them (ingest falling behind or away), its files, and failed writes
 // (publications refused).
 func registerJournalMetrics(reg prometheus.Registerer, b *broker.Broker) {
-	stat := func(f func(broker.JournalStats) float64) func() float64 {
-		return func() float64 { st, _ := b.JournalStats(); return f(st) }
+	for _, m := range []struct {
+		name, help string
+		value      func(broker.JournalStats) float64
+	}{
+		{"revloop_broker_journal_pending_messages", "Messages the embedded broker acknowledged and keeps in its journal until every subscriber has acknowledged them.",
+			func(st broker.JournalStats) float64 { return float64(st.Pending) }},
+		{"revloop_broker_journal_segments", "Segment files of the embedded broker's journal.",
+			func(st broker.JournalStats) float64 { return float64(st.Segments) }},
+		{"revloop_broker_journal_bytes", "Bytes in the segment files of the embedded broker's journal.",
+			func(st broker.JournalStats) float64 { return float64(st.Bytes) }},
+	} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.name, Help: m.help},
+			func() float64 { st, _ := b.JournalStats(); return m.value(st) }))
 	}
-	reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "revloop_broker_journal_pending_messages",
-			Help: "Messages the embedded broker acknowledged and keeps in its journal until every subscriber has acknowledged them."},
-			stat(func(st broker.JournalStats) float64 { return float64(st.Pending) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "revloop_broker_journal_segments",
-			Help: "Segment files of the embedded broker's journal."},
-			stat(func(st broker.JournalStats) float64 { return float64(st.Segments) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "revloop_broker_journal_bytes",
-			Help: "Bytes in the segment files of the embedded broker's journal."},
-			stat(func(st broker.JournalStats) float64 { return float64(st.Bytes) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "revloop_broker_journal_write_errors_total",
-			Help: "Failed writes of the embedded broker's journal; the publications they held were refused and are sent again by their clients."},
-			stat(func(st broker.JournalStats) float64 { return float64(st.WriteErrors) })),
-	)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "revloop_broker_journal_write_errors_total",
+		Help: "Failed writes of the embedded broker's journal; the publications they held were refused and are sent again by their clients."},
+		func() float64 { st, _ := b.JournalStats(); return float64(st.WriteErrors) }))
 }
