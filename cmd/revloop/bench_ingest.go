@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -409,26 +410,38 @@ func pidCPU(pid int) time.Duration {
 func (c *benchChild) counters(hc *http.Client) (acked, rejected int64, err error) {
 	// Only the two counters: encoding every metric 40 times a second
 	// would cost the measured process a few per cent of its CPU.
-	resp, err := hc.Get("http://" + c.httpAddr + "/metrics?name[]=revloop_ingest_messages_acked_total&name[]=revloop_ingest_messages_rejected_total")
+	const ackedName, rejectedName = "revloop_ingest_messages_acked_total", "revloop_ingest_messages_rejected_total"
+	m, err := scrapeMetrics(hc, c.httpAddr, ackedName, rejectedName)
+	return int64(m[ackedName]), int64(m[rejectedName]), err
+}
+
+// scrapeMetrics reads the named metrics from the /metrics of the process
+// at httpAddr, each the sum of its labelled series.
+func scrapeMetrics(hc *http.Client, httpAddr string, names ...string) (map[string]float64, error) {
+	q := url.Values{"name[]": names}
+	resp, err := hc.Get("http://" + httpAddr + "/metrics?" + q.Encode())
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
+	out := make(map[string]float64, len(names))
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "revloop_ingest_messages_acked_total "):
-			v, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
-			acked = int64(v)
-		case strings.HasPrefix(line, "revloop_ingest_messages_rejected_total{"):
-			fs := strings.Fields(line)
-			v, _ := strconv.ParseFloat(fs[len(fs)-1], 64)
-			rejected += int64(v)
+		name, _, _ := strings.Cut(line, " ")
+		name, _, _ = strings.Cut(name, "{")
+		if !slices.Contains(names, name) {
+			continue
 		}
+		fs := strings.Fields(line)
+		v, err := strconv.ParseFloat(fs[len(fs)-1], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: %q: %w", line, err)
+		}
+		out[name] += v
 	}
-	return acked, rejected, sc.Err()
+	return out, sc.Err()
 }
 
 // benchBucket returns --influx-bucket or, when it is empty, a scratch

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -145,8 +143,11 @@ func TestServeLosesNothingOnSIGKILL(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// Everything stored, the journal holds nothing more.
-	if p := scrapeGauge(t, proc.httpAddr, "revloop_broker_journal_pending_messages"); p != 0 {
-		t.Errorf("journal still holds %v messages after ingest stored everything", p)
+	const pending = "revloop_broker_journal_pending_messages"
+	if m, err := scrapeMetrics(hc, proc.httpAddr, pending); err != nil {
+		t.Fatal(err)
+	} else if p, ok := m[pending]; !ok || p != 0 {
+		t.Errorf("journal holds %v messages (metric present: %v) after ingest stored everything", p, ok)
 	}
 	proc.terminate()
 
@@ -190,26 +191,4 @@ func TestServeLosesNothingOnSIGKILL(t *testing.T) {
 	for _, dl := range dls {
 		t.Errorf("dead letter %s %s: %s (%s)", dl.Topic, dl.Payload, dl.Reason, dl.Detail)
 	}
-}
-
-// scrapeGauge reads one unlabelled metric from the process's /metrics.
-func scrapeGauge(t *testing.T, httpAddr, name string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + httpAddr + "/metrics?name[]=" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no %s in /metrics", name)
-	return 0
 }
