@@ -217,13 +217,13 @@ func New(log *slog.Logger, opts Options) (*Broker, error) {
 	return b, nil
 }
 
-// JournalStats reports the state of the journal; ok is false without one
-// (Options.Journal).
-func (b *Broker) JournalStats() (st JournalStats, ok bool) {
+// JournalStats reports the state of the journal (zero without
+// Options.Journal).
+func (b *Broker) JournalStats() JournalStats {
 	if b.journal == nil {
-		return JournalStats{}, false
+		return JournalStats{}
 	}
-	return b.journal.stats(), true
+	return b.journal.stats()
 }
 
 // Addr returns the address of the plain TCP listener.

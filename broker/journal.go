@@ -429,14 +429,21 @@ func (j *journal) flush() error {
 // dropCompleteSegments deletes the segments, other than the one written
 // to, whose publications are all complete.
 func (j *journal) dropCompleteSegments() {
-	j.mu.Lock() // before tmu, as in appendPublish: no seq is handed out meanwhile
-	defer j.mu.Unlock()
-	low := j.nextSeq
+	j.mu.Lock()
+	low, n := j.nextSeq, len(j.segs)
+	j.mu.Unlock()
+	if n < 2 {
+		return // the one segment is the one written to
+	}
+	// Not under mu, which every publication takes: a seq handed out
+	// meanwhile is at least low, and so is the first of a new segment.
 	j.tmu.Lock()
 	for seq := range j.pending {
 		low = min(low, seq)
 	}
 	j.tmu.Unlock()
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	keep := j.segs[:0]
 	for i, s := range j.segs {
 		if i < len(j.segs)-1 && j.segs[i+1].first <= low {
@@ -514,21 +521,27 @@ func (j *journal) untrack(cl *mqtt.Client) {
 // acknowledged ends the delivery to cl under packet id.
 func (j *journal) acknowledged(cl *mqtt.Client, id uint16) {
 	j.tmu.Lock()
-	seq, ok := j.bySub[cl][id]
-	if !ok {
-		j.tmu.Unlock()
-		return
-	}
-	delete(j.bySub[cl], id)
-	done := false
-	if e := j.pending[seq]; e != nil {
-		e.deliveries--
-		done = j.finishLocked(seq)
-	}
+	seq, done := j.acknowledgedLocked(cl, id)
 	j.tmu.Unlock()
 	if done {
 		j.complete(seq)
 	}
+}
+
+// acknowledgedLocked is acknowledged with tmu held: it returns the seq
+// delivered and whether it is now complete (for complete, after tmu).
+func (j *journal) acknowledgedLocked(cl *mqtt.Client, id uint16) (uint64, bool) {
+	seq, ok := j.bySub[cl][id]
+	if !ok {
+		return 0, false
+	}
+	delete(j.bySub[cl], id)
+	e := j.pending[seq]
+	if e == nil {
+		return seq, false
+	}
+	e.deliveries--
+	return seq, j.finishLocked(seq)
 }
 
 // forget ends every delivery to the sessions: they are gone, with the
@@ -591,15 +604,22 @@ func (j *journal) sweep() {
 // fannedOut marks seq offered to every subscriber.
 func (j *journal) fannedOut(seq uint64) {
 	j.tmu.Lock()
-	done := false
-	if e := j.pending[seq]; e != nil {
-		e.fannedOut = true
-		done = j.finishLocked(seq)
-	}
+	done := j.fannedOutLocked(seq)
 	j.tmu.Unlock()
 	if done {
 		j.complete(seq)
 	}
+}
+
+// fannedOutLocked is fannedOut with tmu held: it reports whether seq is
+// now complete (for complete, after tmu).
+func (j *journal) fannedOutLocked(seq uint64) bool {
+	e := j.pending[seq]
+	if e == nil {
+		return false
+	}
+	e.fannedOut = true
+	return j.finishLocked(seq)
 }
 
 // start begins publishing again what is incomplete, and the background
@@ -750,13 +770,14 @@ func (j *journal) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 func (j *journal) endFanOut(cl *mqtt.Client) {
 	j.tmu.Lock()
 	f, ok := j.current[cl.ID]
-	ok = ok && f.cl == cl
-	if ok {
+	done := false
+	if ok && f.cl == cl {
 		delete(j.current, cl.ID)
+		done = j.fannedOutLocked(f.seq)
 	}
 	j.tmu.Unlock()
-	if ok {
-		j.fannedOut(f.seq)
+	if done {
+		j.complete(f.seq)
 	}
 }
 
@@ -798,11 +819,15 @@ func (j *journal) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, rese
 func (j *journal) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
 	switch pk.FixedHeader.Type {
 	case packets.Puback:
+		var seq uint64
+		done := false
 		j.tmu.Lock()
-		publishing := j.current[cl.ID].cl == cl
+		if j.current[cl.ID].cl != cl { // not its own publication
+			seq, done = j.acknowledgedLocked(cl, pk.PacketID)
+		}
 		j.tmu.Unlock()
-		if !publishing {
-			j.acknowledged(cl, pk.PacketID)
+		if done {
+			j.complete(seq)
 		}
 	case packets.Pubcomp:
 		j.acknowledged(cl, pk.PacketID)

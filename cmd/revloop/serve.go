@@ -260,8 +260,8 @@ func newApp(ctx context.Context, log *slog.Logger, cfg appConfig, r role) (a *ap
 		}
 		a.broker = b
 		mqttURL = b.URL()
-		if _, ok := b.JournalStats(); ok {
-			registerJournalMetrics(a.Registry, b)
+		if cfg.mqttJournal {
+			a.Registry.MustRegister(journalCollector{b})
 		}
 	}
 
@@ -452,26 +452,34 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// registerJournalMetrics exports the state of the embedded broker's
-// journal: messages it holds for a subscriber that has not acknowledged
-// them (ingest falling behind or away), its files, and failed writes
-// (publications refused).
-func registerJournalMetrics(reg prometheus.Registerer, b *broker.Broker) {
-	for _, m := range []struct {
-		name, help string
-		value      func(broker.JournalStats) float64
-	}{
-		{"revloop_broker_journal_pending_messages", "Messages the embedded broker acknowledged and keeps in its journal until every subscriber has acknowledged them.",
-			func(st broker.JournalStats) float64 { return float64(st.Pending) }},
-		{"revloop_broker_journal_segments", "Segment files of the embedded broker's journal.",
-			func(st broker.JournalStats) float64 { return float64(st.Segments) }},
-		{"revloop_broker_journal_bytes", "Bytes in the segment files of the embedded broker's journal.",
-			func(st broker.JournalStats) float64 { return float64(st.Bytes) }},
-	} {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.name, Help: m.help},
-			func() float64 { st, _ := b.JournalStats(); return m.value(st) }))
-	}
-	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "revloop_broker_journal_write_errors_total",
-		Help: "Failed writes of the embedded broker's journal; the publications they held were refused and are sent again by their clients."},
-		func() float64 { st, _ := b.JournalStats(); return float64(st.WriteErrors) }))
+// journalCollector exports the state of the embedded broker's journal,
+// read once per scrape: messages it holds for a subscriber that has not
+// acknowledged them (ingest falling behind or away), its files, and failed
+// writes (publications refused).
+type journalCollector struct{ b *broker.Broker }
+
+var (
+	journalPendingDesc = prometheus.NewDesc("revloop_broker_journal_pending_messages",
+		"Messages the embedded broker acknowledged and keeps in its journal until every subscriber has acknowledged them.", nil, nil)
+	journalSegmentsDesc = prometheus.NewDesc("revloop_broker_journal_segments",
+		"Segment files of the embedded broker's journal.", nil, nil)
+	journalBytesDesc = prometheus.NewDesc("revloop_broker_journal_bytes",
+		"Bytes in the segment files of the embedded broker's journal.", nil, nil)
+	journalErrorsDesc = prometheus.NewDesc("revloop_broker_journal_write_errors_total",
+		"Failed writes of the embedded broker's journal; the publications they held were refused and are sent again by their clients.", nil, nil)
+)
+
+func (journalCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- journalPendingDesc
+	ch <- journalSegmentsDesc
+	ch <- journalBytesDesc
+	ch <- journalErrorsDesc
+}
+
+func (c journalCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.b.JournalStats()
+	ch <- prometheus.MustNewConstMetric(journalPendingDesc, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(journalSegmentsDesc, prometheus.GaugeValue, float64(st.Segments))
+	ch <- prometheus.MustNewConstMetric(journalBytesDesc, prometheus.GaugeValue, float64(st.Bytes))
+	ch <- prometheus.MustNewConstMetric(journalErrorsDesc, prometheus.CounterValue, float64(st.WriteErrors))
 }
