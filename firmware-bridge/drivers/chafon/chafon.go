@@ -1,6 +1,7 @@
 package chafon
 
 import (
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
-	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"periph.io/x/conn/v3"
 )
 
@@ -209,8 +209,8 @@ func New(c conn.Conn, opts *Opts) (*Dev, error) {
 	o := DefaultOpts
 	if opts != nil {
 		o = *opts
-		opt.Default(&o.MaxFrames, DefaultOpts.MaxFrames)
-		opt.Default(&o.Antenna, DefaultOpts.Antenna)
+		o.MaxFrames = cmp.Or(o.MaxFrames, DefaultOpts.MaxFrames)
+		o.Antenna = cmp.Or(o.Antenna, DefaultOpts.Antenna)
 	}
 	if o.QValue > 15 || o.Session > 3 || o.Antenna < 0x80 || o.Antenna > 0x83 {
 		return nil, fmt.Errorf("chafon: options: q %d session %d antenna 0x%02X out of range", o.QValue, o.Session, o.Antenna)

@@ -1,6 +1,7 @@
 package hx711
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"runtime"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
-	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"periph.io/x/conn/v3/gpio"
 )
 
@@ -51,15 +51,15 @@ var DefaultOpts = Opts{Gain: 128, Samples: 3, ReadyTimeout: 500 * time.Milliseco
 
 func (o *Opts) defaults() {
 	d := DefaultOpts
-	opt.Default(&o.Gain, d.Gain)
-	opt.Default(&o.Samples, d.Samples)
-	opt.Default(&o.ReadyTimeout, d.ReadyTimeout)
-	opt.Default(&o.PollEvery, d.PollEvery)
-	opt.Default(&o.MaxPulseHigh, d.MaxPulseHigh)
-	opt.Default(&o.Retries, d.Retries)
-	opt.Default(&o.CountsPerKg, d.CountsPerKg)
-	opt.Default(&o.StableWindow, d.StableWindow)
-	opt.Default(&o.StableToleranceKg, d.StableToleranceKg)
+	o.Gain = cmp.Or(o.Gain, d.Gain)
+	o.Samples = cmp.Or(o.Samples, d.Samples)
+	o.ReadyTimeout = cmp.Or(o.ReadyTimeout, d.ReadyTimeout)
+	o.PollEvery = cmp.Or(o.PollEvery, d.PollEvery)
+	o.MaxPulseHigh = cmp.Or(o.MaxPulseHigh, d.MaxPulseHigh)
+	o.Retries = cmp.Or(o.Retries, d.Retries)
+	o.CountsPerKg = cmp.Or(o.CountsPerKg, d.CountsPerKg)
+	o.StableWindow = cmp.Or(o.StableWindow, d.StableWindow)
+	o.StableToleranceKg = cmp.Or(o.StableToleranceKg, d.StableToleranceKg)
 }
 
 // Weight is one reading.

@@ -1,12 +1,12 @@
 package mcp9808
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
-	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -61,7 +61,7 @@ func newDev(b i2c.Bus, opts *Opts, sleep func(time.Duration)) (*Dev, error) {
 	o := DefaultOpts
 	if opts != nil {
 		o = *opts
-		opt.Default(&o.Addr, DefaultOpts.Addr)
+		o.Addr = cmp.Or(o.Addr, DefaultOpts.Addr)
 	}
 	if o.Resolution > 3 {
 		return nil, fmt.Errorf("mcp9808: resolution %d out of 0..3", o.Resolution)

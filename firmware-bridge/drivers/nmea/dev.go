@@ -2,6 +2,7 @@ package nmea
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +10,6 @@ import (
 	"os"
 	"sync"
 	"time"
-
-	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 )
 
 // ErrNoSentence is returned by New when the probe finds no valid sentence.
@@ -80,7 +79,7 @@ func New(r io.Reader, opts *Opts) (*Dev, error) {
 	o := DefaultOpts
 	if opts != nil {
 		o = *opts
-		opt.Default(&o.ProbeBytes, DefaultOpts.ProbeBytes)
+		o.ProbeBytes = cmp.Or(o.ProbeBytes, DefaultOpts.ProbeBytes)
 	}
 	d := &Dev{opts: o, br: bufio.NewReaderSize(r, 512)}
 	d.reset()

@@ -1,13 +1,13 @@
 package srf02
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sort"
 	"time"
 
 	"github.com/revloop/revloop/firmware-bridge/drivers/internal/loop"
-	"github.com/revloop/revloop/firmware-bridge/drivers/internal/opt"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -67,11 +67,11 @@ func New(b i2c.Bus, opts *Opts) (*Dev, error) {
 	if opts != nil {
 		o = *opts
 		def := DefaultOpts
-		opt.Default(&o.Addr, def.Addr)
-		opt.Default(&o.Samples, def.Samples)
-		opt.Default(&o.MinMm, def.MinMm)
-		opt.Default(&o.MaxMm, def.MaxMm)
-		opt.Default(&o.PollLimit, def.PollLimit)
+		o.Addr = cmp.Or(o.Addr, def.Addr)
+		o.Samples = cmp.Or(o.Samples, def.Samples)
+		o.MinMm = cmp.Or(o.MinMm, def.MinMm)
+		o.MaxMm = cmp.Or(o.MaxMm, def.MaxMm)
+		o.PollLimit = cmp.Or(o.PollLimit, def.PollLimit)
 	}
 	if o.Samples < 1 || o.Samples > 31 {
 		return nil, fmt.Errorf("srf02: samples %d out of 1..31", o.Samples)
