@@ -124,27 +124,22 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 	for _, c := range strings.Split(f.configs, ",") {
 		c = strings.TrimSpace(c)
 		var (
-			res fmt.Stringer
+			res benchResult
 			err error
 		)
 		switch c {
 		case "mosquitto-sub":
-			var r ceilingResult
-			r, err = runCeilingBench(ctx, e, f, msgs)
-			res, rates[c] = r, r.rate()
+			res, err = asBenchResult(runCeilingBench(ctx, e, f, msgs))
 		case "telegraf":
-			var r ingestBenchResult
-			r, err = runTelegrafBench(ctx, e, f, msgs)
-			res, rates[c] = r, float64(r.n)/r.elapsed.Seconds()
+			res, err = asBenchResult(runTelegrafBench(ctx, e, f, msgs))
 		default:
-			var r ingestBenchResult
-			r, err = runIngestBench(ctx, e, f, c, msgs)
-			res, rates[c] = r, float64(r.n)/r.elapsed.Seconds()
+			res, err = asBenchResult(runIngestBench(ctx, e, f, c, msgs))
 		}
 		if err != nil {
 			return fmt.Errorf("bench ingest %s: %w", c, err)
 		}
 		fmt.Fprintln(e.stdout, res)
+		rates[c] = res.msgsPerSec()
 	}
 	if r, ok := rates["mosquitto-influx"]; ok {
 		if c, ok := rates["mosquitto-sub"]; ok {
@@ -156,6 +151,14 @@ func benchIngest(ctx context.Context, e *env, args []string) error {
 	}
 	return nil
 }
+
+// benchResult is one configuration's line of output and its rate.
+type benchResult interface {
+	fmt.Stringer
+	msgsPerSec() float64
+}
+
+func asBenchResult[T benchResult](r T, err error) (benchResult, error) { return r, err }
 
 // isGPSObject tells a GPS fix in the JSON object form with an RFC 3339
 // time (the contract also allows epoch milliseconds, which one json_v2
@@ -187,13 +190,15 @@ type ingestBenchResult struct {
 	childArgs  string
 }
 
+func (r ingestBenchResult) msgsPerSec() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
 func (r ingestBenchResult) String() string {
 	rate := "max"
 	if r.rate > 0 {
 		rate = fmt.Sprintf("%.0f/s", r.rate)
 	}
 	return fmt.Sprintf("ingest config=%s child_args=%q n=%d rate=%s msgs/s=%.0f publish_msgs/s=%.0f p50=%s p99=%s peak_rss_mb=%.1f child_cpu_us/msg=%.1f publisher_cpu_us/msg=%.1f dead_lettered=%d",
-		r.config, r.childArgs, r.n, rate, float64(r.n)/r.elapsed.Seconds(), r.publishPer,
+		r.config, r.childArgs, r.n, rate, r.msgsPerSec(), r.publishPer,
 		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), float64(r.rssKB)/1024,
 		float64(r.cpu.Microseconds())/float64(r.n), float64(r.selfCPU.Microseconds())/float64(r.n), r.rejected)
 }
@@ -209,11 +214,11 @@ type ceilingResult struct {
 	selfCPU    time.Duration
 }
 
-func (r ceilingResult) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
+func (r ceilingResult) msgsPerSec() float64 { return float64(r.n) / r.elapsed.Seconds() }
 
 func (r ceilingResult) String() string {
 	return fmt.Sprintf("ingest config=mosquitto-sub n=%d rate=max msgs/s=%.0f publish_msgs/s=%.0f subscriber_cpu_us/msg=%.1f publisher_cpu_us/msg=%.1f",
-		r.n, r.rate(), r.publishPer,
+		r.n, r.msgsPerSec(), r.publishPer,
 		float64(r.subCPU.Microseconds())/float64(r.n), float64(r.selfCPU.Microseconds())/float64(r.n))
 }
 
@@ -304,7 +309,7 @@ func runCeilingBench(ctx context.Context, e *env, f benchIngestFlags, msgs []sim
 				return res, fmt.Errorf("mosquitto_sub: %w", err)
 			}
 			if res.publishPer == 0 {
-				res.publishPer = res.rate()
+				res.publishPer = res.msgsPerSec()
 			}
 			res.selfCPU = pidCPU(os.Getpid()) - self0
 			res.subCPU = sub.ProcessState.UserTime() + sub.ProcessState.SystemTime()

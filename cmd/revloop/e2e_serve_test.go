@@ -97,14 +97,11 @@ func startServe(t *testing.T, dir string) (a *app, stop func()) {
 // them; it returns their secrets.
 func provisionDataDir(t *testing.T, dataDir, kind string, ids ...string) map[string]string {
 	t.Helper()
-	db, err := store.Open(context.Background(), "", dataDir)
+	db, done, err := benchDB(context.Background(), "", dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := db.Migrate(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	defer done()
 	return provisionDevices(t, db, kind, ids...)
 }
 
