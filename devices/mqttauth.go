@@ -148,41 +148,43 @@ func (a *MQTTAuth) authenticate(cl *mqtt.Client, pk packets.Packet) (identity, e
 		if user != "" && user != cn {
 			return identity{}, fmt.Errorf("username %q differs from certificate name %q", user, cn)
 		}
-		if _, ok := a.services[cn]; ok {
-			return identity{service: cn}, nil
-		}
-		id, err := revloop.ParseDeviceID(cn)
+		id, err := a.named(cn)
 		if err != nil {
 			return identity{}, fmt.Errorf("certificate name: %w", err)
 		}
-		st, err := a.reg.status(ctx, id)
+		if id.service != "" {
+			return id, nil
+		}
+		st, err := a.reg.status(ctx, id.device)
 		if err != nil {
 			return identity{}, err
 		}
 		if err := st.usable(); err != nil {
 			return identity{}, err
 		}
-		return identity{device: id, version: st.CredVersion}, nil
+		id.version = st.CredVersion
+		return id, nil
 	}
 	if user == "" {
 		return identity{}, errors.New("anonymous clients are not allowed")
 	}
 	secret := string(pk.Connect.Password)
-	if s, ok := a.services[user]; ok {
-		if !s.check(secret) {
-			return identity{}, ErrBadCredentials
-		}
-		return identity{service: user}, nil
-	}
-	id, err := revloop.ParseDeviceID(user)
+	id, err := a.named(user)
 	if err != nil {
 		return identity{}, ErrUnknownDevice
 	}
-	st, err := a.reg.authenticate(ctx, id, secret)
+	if id.service != "" {
+		if !a.services[user].check(secret) {
+			return identity{}, ErrBadCredentials
+		}
+		return id, nil
+	}
+	st, err := a.reg.authenticate(ctx, id.device, secret)
 	if err != nil {
 		return identity{}, err
 	}
-	return identity{device: id, version: st.CredVersion}, nil
+	id.version = st.CredVersion
+	return id, nil
 }
 
 func (s ServiceAccount) check(secret string) bool {
@@ -236,14 +238,21 @@ func (a *MQTTAuth) sessionIdentity(cl *mqtt.Client) (identity, bool) {
 	if name == "" {
 		name = cl.ID
 	}
+	id, err := a.named(name)
+	return id, err == nil
+}
+
+// named is the identity a name stands for: a service account, or else a
+// device (without its credential version).
+func (a *MQTTAuth) named(name string) (identity, error) {
 	if _, ok := a.services[name]; ok {
-		return identity{service: name}, true
+		return identity{service: name}, nil
 	}
 	dev, err := revloop.ParseDeviceID(name)
 	if err != nil {
-		return identity{}, false
+		return identity{}, err
 	}
-	return identity{device: dev}, true
+	return identity{device: dev}, nil
 }
 
 func (a *MQTTAuth) allowed(id identity, topic string, write bool) bool {
