@@ -226,12 +226,13 @@ func (r *Registry) existingIDs(ctx context.Context, rows []Row) (map[string]bool
 	const chunk = 500
 	for i := 0; i < len(rows); i += chunk {
 		end := min(i+chunk, len(rows))
-		args := make([]any, 0, end-i)
+		ids := make([]string, 0, end-i)
 		for _, row := range rows[i:end] {
-			args = append(args, row.Spec.ID)
+			ids = append(ids, row.Spec.ID)
 		}
-		q := `SELECT id FROM devices WHERE id IN (?` + strings.Repeat(", ?", len(args)-1) + `)`
-		rs, err := r.db.Query(ctx, q, args...)
+		w := store.Where{Q: `SELECT id FROM devices WHERE 1 = 1`}
+		w.In("id", ids)
+		rs, err := r.db.Query(ctx, w.Q, w.Args...)
 		if err != nil {
 			return nil, err
 		}

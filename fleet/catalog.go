@@ -167,13 +167,6 @@ func (c *catalog) siteAt(p orb.Point) string {
 	return best
 }
 
-func (c *catalog) binOf(dev revloop.DeviceID) (dispatch.Bin, bool) {
-	if b := c.sensorBin(dev); b != nil {
-		return *b, true
-	}
-	return dispatch.Bin{}, false
-}
-
 // sensorBin returns the bin of a fill sensor, or nil; the bin must not be
 // changed.
 func (c *catalog) sensorBin(dev revloop.DeviceID) *dispatch.Bin {

@@ -2,12 +2,9 @@ package fleet
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 	_ "time/tzdata" // site time zones on hosts without a zone database
 
@@ -109,16 +106,15 @@ type hoursStore struct {
 }
 
 func (s *hoursStore) get(ctx context.Context, q store.Querier, siteID string) (*SiteHours, error) {
-	var tz, body string
-	var up int64
-	err := q.QueryRow(ctx, `SELECT timezone, hours, updated_ms FROM fleet_site_hours WHERE site_id = ?`, siteID).Scan(&tz, &body, &up)
-	if errors.Is(err, sql.ErrNoRows) {
+	m, err := s.getMany(ctx, q, []string{siteID})
+	if err != nil {
+		return nil, err
+	}
+	h := m[siteID]
+	if h == nil {
 		return nil, fmt.Errorf("hours of site %s: %w", siteID, store.ErrNotFound)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("hours of site %s: %w", siteID, err)
-	}
-	return parseHours(siteID, tz, body, up)
+	return h, nil
 }
 
 // getMany returns the hours of those of the sites that have hours, by site
@@ -128,12 +124,9 @@ func (s *hoursStore) getMany(ctx context.Context, q store.Querier, siteIDs []str
 	if len(siteIDs) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(siteIDs))
-	for i, id := range siteIDs {
-		args[i] = id
-	}
-	rows, err := q.Query(ctx, `SELECT site_id, timezone, hours, updated_ms FROM fleet_site_hours WHERE site_id IN (?`+
-		strings.Repeat(", ?", len(siteIDs)-1)+`)`, args...)
+	w := store.Where{Q: `SELECT site_id, timezone, hours, updated_ms FROM fleet_site_hours WHERE 1 = 1`}
+	w.In("site_id", siteIDs)
+	rows, err := q.Query(ctx, w.Q, w.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("hours of sites: %w", err)
 	}

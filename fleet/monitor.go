@@ -337,7 +337,7 @@ func (m *Monitor) PollOffline(ctx context.Context) (int, error) {
 	for _, e := range evs {
 		dev := revloop.DeviceID(e.dev)
 		site, customer := "", ""
-		if b, ok := m.cat.binOf(dev); ok {
+		if b := m.cat.sensorBin(dev); b != nil {
 			site, customer = b.SiteID, b.CustomerID
 		}
 		d := map[string]any{"device": e.dev, "vehicle": ""}

@@ -29,6 +29,19 @@ func (w *Where) Eq(col, v string) {
 	}
 }
 
+// In adds col IN (vs...); with no value it matches nothing.
+func (w *Where) In(col string, vs []string) {
+	if len(vs) == 0 {
+		w.Add(`1 = 0`)
+		return
+	}
+	args := make([]any, len(vs))
+	for i, v := range vs {
+		args[i] = v
+	}
+	w.Add(col+` IN (?`+strings.Repeat(`, ?`, len(vs)-1)+`)`, args...)
+}
+
 // Span adds from <= col < to, col in Unix milliseconds, for the ends that
 // are set.
 func (w *Where) Span(col string, from, to time.Time) {

@@ -32,6 +32,14 @@ func TestWhere(t *testing.T) {
 		{"after a time key", func(w *store.Where) error {
 			return w.AfterTime("00000001700000000000|ev-9", "at_ms", "id")
 		}, "SELECT x FROM t WHERE 1 = 1 AND (at_ms > ? OR (at_ms = ? AND id > ?))", []any{int64(1_700_000_000_000), int64(1_700_000_000_000), "ev-9"}},
+		{"in a list", func(w *store.Where) error {
+			w.In("site_id", []string{"s1", "s2", "s3"})
+			return nil
+		}, "SELECT x FROM t WHERE 1 = 1 AND site_id IN (?, ?, ?)", []any{"s1", "s2", "s3"}},
+		{"in an empty list matches nothing", func(w *store.Where) error {
+			w.In("site_id", nil)
+			return nil
+		}, "SELECT x FROM t WHERE 1 = 1 AND 1 = 0", nil},
 		{"after an id", func(w *store.Where) error {
 			w.AfterID("b-7", "epc")
 			return nil
