@@ -172,14 +172,13 @@ const maxRFIDReads = 4096
 // normalised to upper-case hex.
 func DecodeRFID(dev revloop.DeviceID, p []byte, _ time.Time) (Record, error) {
 	var rec Record
-	switch kindOf(p) {
-	case kindObject, kindArray:
-	default:
+	k := kindOf(p)
+	if k != kindObject && k != kindArray {
 		return rec, unknownFormat(p, "a JSON batch of tag reads")
 	}
 	var batchTS time.Time
 	readsRaw, checked := p, true
-	if kindOf(p) == kindObject {
+	if k == kindObject {
 		readsRaw, checked = nil, false
 		err := eachMemberChecked(p, func(key string, v []byte) error {
 			switch key {

@@ -15,20 +15,21 @@ import (
 // will). Errors are *RejectError.
 type DecodeFunc func(dev revloop.DeviceID, payload []byte, received time.Time) (Record, error)
 
-// decoders is the registry of payload decoders, keyed by channel; Decode
-// switches on the same channels.
-var decoders = map[revloop.Channel]DecodeFunc{
-	revloop.ChannelGPS:    DecodeGPS,
-	revloop.ChannelFill:   DecodeFill,
-	revloop.ChannelRFID:   DecodeRFID,
-	revloop.ChannelWeight: DecodeWeight,
-	revloop.ChannelStatus: DecodeStatus,
-}
-
-// Decoder returns the decoder of channel c.
+// Decoder returns the decoder of uplink channel c.
 func Decoder(c revloop.Channel) (DecodeFunc, bool) {
-	d, ok := decoders[c]
-	return d, ok
+	switch c {
+	case revloop.ChannelGPS:
+		return DecodeGPS, true
+	case revloop.ChannelFill:
+		return DecodeFill, true
+	case revloop.ChannelRFID:
+		return DecodeRFID, true
+	case revloop.ChannelWeight:
+		return DecodeWeight, true
+	case revloop.ChannelStatus:
+		return DecodeStatus, true
+	}
+	return nil, false
 }
 
 // Decode parses topic and decodes payload with the channel's decoder. It
@@ -38,21 +39,11 @@ func Decode(topic string, payload []byte, received time.Time) (Record, error) {
 	if err != nil {
 		return Record{}, reject(ReasonBadTopic, "%v", err)
 	}
-	var rec Record
-	switch ch {
-	case revloop.ChannelGPS:
-		rec, err = DecodeGPS(dev, payload, received)
-	case revloop.ChannelFill:
-		rec, err = DecodeFill(dev, payload, received)
-	case revloop.ChannelRFID:
-		rec, err = DecodeRFID(dev, payload, received)
-	case revloop.ChannelWeight:
-		rec, err = DecodeWeight(dev, payload, received)
-	case revloop.ChannelStatus:
-		rec, err = DecodeStatus(dev, payload, received)
-	default:
+	decode, ok := Decoder(ch)
+	if !ok {
 		return Record{}, reject(ReasonUnknownChannel, "channel %q is not an uplink channel of the v1 contract", ch)
 	}
+	rec, err := decode(dev, payload, received)
 	if err != nil {
 		return Record{}, err
 	}
@@ -192,13 +183,9 @@ func missingTS(what string) error {
 	return reject(ReasonMissingTS, "%s has no ts (RFC 3339 or Unix milliseconds)", what)
 }
 
-// eachObject calls fn for raw when it is an object, or for every element of
-// raw when it is an array of objects. With checked, raw is a whole payload
-// holding an array, not yet checked (see eachElementChecked).
+// eachObject calls fn for every element of raw, an array of objects. With
+// checked, raw is a whole payload, not yet checked (see eachElementChecked).
 func eachObject(raw []byte, checked bool, fn func(obj []byte) error) error {
-	if !checked && raw[0] == '{' {
-		return fn(raw)
-	}
 	n := 0
 	err := elements(raw, checked, func(el []byte) error {
 		if len(el) == 0 || el[0] != '{' {

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"strconv"
@@ -176,24 +177,14 @@ func nmeaFields(line []byte, dst [][]byte) ([][]byte, error) {
 		}
 	}
 	dst = append(dst, body[start:])
-	hi, lo := line[star+1], line[star+2]
-	if !isHex(hi) || !isHex(lo) {
+	var want [1]byte
+	if _, err := hex.Decode(want[:], line[star+1:]); err != nil {
 		return nil, reject(ReasonBadChecksum, "NMEA: checksum %q is not hex", line[star+1:])
 	}
-	if want := unhex(hi)<<4 | unhex(lo); want != cs {
-		return nil, reject(ReasonBadChecksum, "NMEA: checksum %02X, computed %02X", uint64(want), cs)
+	if want[0] != cs {
+		return nil, reject(ReasonBadChecksum, "NMEA: checksum %02X, computed %02X", uint64(want[0]), cs)
 	}
 	return dst, nil
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	}
-	return c - 'A' + 10
 }
 
 // parseFloat is strconv.ParseFloat of b, without a string for plain
