@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"encoding/hex"
-	"math"
 	"time"
 
 	"github.com/revloop/revloop/timeseries"
@@ -28,28 +27,41 @@ func (l Limits) withDefaults() Limits {
 
 var defaultOldest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// rangeCheck is one physical range; NaN (absent) always passes.
-func rangeCheck(name string, v, lo, hi float64) error {
-	if v != v {
-		return nil
-	}
-	if math.IsInf(v, 0) || v < lo || v > hi {
-		return reject(ReasonOutOfRange, "%s %v outside %v..%v", name, v, lo, hi)
-	}
-	return nil
+// checks keeps the first failure of a record's checks: once one has
+// failed the others do nothing, so they run in order, stop at the first
+// failure, and build no error while everything is in range.
+type checks struct {
+	err              error
+	received, latest time.Time
+	lim              Limits
 }
 
-// within reports whether rangeCheck passes v: NaN (absent) or a finite
-// value in lo..hi (the bounds are finite, so infinities fall outside).
-func within(v, lo, hi float64) bool { return !(v < lo || v > hi) }
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
+// ts checks a timestamp against arrival: not before lim.Oldest, not more
+// than lim.MaxSkew after it.
+func (c *checks) ts(t time.Time) {
+	switch {
+	case c.err != nil:
+	case t.After(c.latest):
+		c.err = reject(ReasonFutureTS, "ts %s is %s ahead of arrival (limit %s)",
+			t.Format(time.RFC3339Nano), t.Sub(c.received).Round(time.Second), c.lim.MaxSkew)
+	case t.Before(c.lim.Oldest):
+		c.err = reject(ReasonOutOfRange, "ts %s before %s", t.Format(time.RFC3339Nano), c.lim.Oldest.Format(time.RFC3339))
 	}
-	return nil
+}
+
+// rng checks that v is NaN (absent) or a finite value in lo..hi (the
+// bounds are finite, so infinities fall outside).
+func (c *checks) rng(name string, v, lo, hi float64) {
+	if c.err == nil && (v < lo || v > hi) {
+		c.err = reject(ReasonOutOfRange, "%s %v outside %v..%v", name, v, lo, hi)
+	}
+}
+
+// fail records err() when bad holds.
+func (c *checks) fail(bad bool, err func() error) {
+	if c.err == nil && bad {
+		c.err = err()
+	}
 }
 
 // Validate checks the values of a decoded record against their physical
@@ -57,91 +69,51 @@ func firstErr(errs ...error) error {
 // not more than lim.MaxSkew after received.
 func Validate(rec *Record, received time.Time, lim Limits) error {
 	lim = lim.withDefaults()
-	latest := received.Add(lim.MaxSkew)
-	checkTS := func(t time.Time) error {
-		switch {
-		case t.After(latest):
-			return reject(ReasonFutureTS, "ts %s is %s ahead of arrival (limit %s)",
-				t.Format(time.RFC3339Nano), t.Sub(received).Round(time.Second), lim.MaxSkew)
-		case t.Before(lim.Oldest):
-			return reject(ReasonOutOfRange, "ts %s before %s", t.Format(time.RFC3339Nano), lim.Oldest.Format(time.RFC3339))
-		}
-		return nil
-	}
-	tsOK := func(t time.Time) bool { return !t.After(latest) && !t.Before(lim.Oldest) }
+	c := checks{received: received, latest: received.Add(lim.MaxSkew), lim: lim}
 	for _, p := range rec.Positions {
-		// The common case, everything in range, is decided without
-		// building the checks below.
-		if tsOK(p.Time) && within(p.Lat, -90, 90) && within(p.Lon, -180, 180) &&
-			within(p.SpeedKmh, 0, 400) && within(p.HeadingDeg, 0, 360) && within(p.HDOP, 0, 100) &&
-			within(p.OdometerKm, 0, 1e8) && (p.Lat != 0 || p.Lon != 0) && p.Sats <= 200 {
-			continue
-		}
-		if err := firstErr(
-			checkTS(p.Time),
-			rangeCheck("lat", p.Lat, -90, 90),
-			rangeCheck("lon", p.Lon, -180, 180),
-			rangeCheck("speed_kmh", p.SpeedKmh, 0, 400),
-			rangeCheck("heading_deg", p.HeadingDeg, 0, 360),
-			rangeCheck("hdop", p.HDOP, 0, 100),
-			rangeCheck("odometer_km", p.OdometerKm, 0, 1e8),
-		); err != nil {
-			return err
-		}
-		if p.Lat == 0 && p.Lon == 0 {
-			return reject(ReasonOutOfRange, "lat/lon 0,0 (no fix)")
-		}
-		if p.Sats > 200 {
-			return reject(ReasonOutOfRange, "sats %d outside 0..200", p.Sats)
-		}
+		c.ts(p.Time)
+		c.rng("lat", p.Lat, -90, 90)
+		c.rng("lon", p.Lon, -180, 180)
+		c.rng("speed_kmh", p.SpeedKmh, 0, 400)
+		c.rng("heading_deg", p.HeadingDeg, 0, 360)
+		c.rng("hdop", p.HDOP, 0, 100)
+		c.rng("odometer_km", p.OdometerKm, 0, 1e8)
+		c.fail(p.Lat == 0 && p.Lon == 0, func() error { return reject(ReasonOutOfRange, "lat/lon 0,0 (no fix)") })
+		c.fail(p.Sats > 200, func() error { return reject(ReasonOutOfRange, "sats %d outside 0..200", p.Sats) })
 	}
 	for _, f := range rec.Fills {
-		if tsOK(f.Time) && within(f.LevelPct, 0, 100) && within(f.DistanceMm, 0, 20000) &&
-			within(f.TempC, -50, 400) && within(f.BatteryV, 0, 60) && within(f.TiltDeg, 0, 180) {
-			continue
-		}
-		if err := firstErr(
-			checkTS(f.Time),
-			rangeCheck("level_pct", f.LevelPct, 0, 100),
-			rangeCheck("distance_mm", f.DistanceMm, 0, 20000),
-			rangeCheck("temp_c", f.TempC, -50, 400),
-			rangeCheck("battery_v", f.BatteryV, 0, 60),
-			rangeCheck("tilt_deg", f.TiltDeg, 0, 180),
-		); err != nil {
-			return err
-		}
+		c.ts(f.Time)
+		c.rng("level_pct", f.LevelPct, 0, 100)
+		c.rng("distance_mm", f.DistanceMm, 0, 20000)
+		c.rng("temp_c", f.TempC, -50, 400)
+		c.rng("battery_v", f.BatteryV, 0, 60)
+		c.rng("tilt_deg", f.TiltDeg, 0, 180)
 	}
 	for _, r := range rec.Reads {
-		if err := firstErr(checkTS(r.Time), rangeCheck("rssi_dbm", r.RSSIDbm, -150, 0)); err != nil {
-			return err
-		}
-		if len(r.EPC) < 4 || len(r.EPC) > 128 || len(r.EPC)%2 != 0 {
-			return reject(ReasonOutOfRange, "epc %q: want 4 to 128 hex digits, even", r.EPC)
-		}
-		if _, err := hex.DecodeString(r.EPC); err != nil {
-			return reject(ReasonOutOfRange, "epc %q is not hex", r.EPC)
+		c.ts(r.Time)
+		c.rng("rssi_dbm", r.RSSIDbm, -150, 0)
+		c.fail(len(r.EPC) < 4 || len(r.EPC) > 128 || len(r.EPC)%2 != 0,
+			func() error { return reject(ReasonOutOfRange, "epc %q: want 4 to 128 hex digits, even", r.EPC) })
+		if c.err == nil {
+			if _, err := hex.DecodeString(r.EPC); err != nil {
+				c.err = reject(ReasonOutOfRange, "epc %q is not hex", r.EPC)
+			}
 		}
 	}
 	for _, w := range rec.Weights {
-		if err := firstErr(checkTS(w.Time), rangeCheck("kg", w.Kg, -100, 200000)); err != nil {
-			return err
-		}
+		c.ts(w.Time)
+		c.rng("kg", w.Kg, -100, 200000)
 	}
 	if s := rec.Status; s != nil {
-		if err := firstErr(
-			checkTS(s.Time),
-			rangeCheck("battery_v", s.BatteryV, 0, 60),
-			rangeCheck("rssi_dbm", s.RSSIDbm, -150, 0),
-			rangeCheck("uptime_s", s.UptimeS, 0, 1e10),
-		); err != nil {
-			return err
-		}
-		if len(s.Firmware) > 128 {
-			return reject(ReasonOutOfRange, "firmware longer than 128 bytes")
-		}
-		if s.ConfigVersion < 0 {
-			return reject(ReasonOutOfRange, "config_version %d is negative", s.ConfigVersion)
-		}
+		c.ts(s.Time)
+		c.rng("battery_v", s.BatteryV, 0, 60)
+		c.rng("rssi_dbm", s.RSSIDbm, -150, 0)
+		c.rng("uptime_s", s.UptimeS, 0, 1e10)
+		c.fail(len(s.Firmware) > 128, func() error { return reject(ReasonOutOfRange, "firmware longer than 128 bytes") })
+		c.fail(s.ConfigVersion < 0, func() error { return reject(ReasonOutOfRange, "config_version %d is negative", s.ConfigVersion) })
+	}
+	if c.err != nil {
+		return c.err
 	}
 	if n := len(rec.Positions) + len(rec.Fills) + len(rec.Reads) + len(rec.Weights); n == 0 && rec.Status == nil {
 		return malformed("message carries no readings")
